@@ -1,0 +1,1 @@
+"""gRPC servicers, interceptors and conversions; the only layer that imports generated stubs."""

@@ -1,0 +1,117 @@
+"""Conversions between domain values and drive.v1 messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
+
+from drive_service.domain.events import RecordedEvent
+from drive_service.domain.tasks import Task, TaskStatus, TaskType
+from drive_service.errors import InvalidArgument
+
+
+def task_type_to_proto(value: TaskType) -> int:
+    """Domain TaskType → ``drive.v1.TaskType`` number."""
+    return int(task_enums_pb2.TaskType.Value(f"TASK_TYPE_{value.name}"))
+
+
+def task_status_to_proto(value: TaskStatus) -> int:
+    """Domain TaskStatus → ``drive.v1.TaskStatus`` number."""
+    return int(task_enums_pb2.TaskStatus.Value(f"TASK_STATUS_{value.name}"))
+
+
+def task_type_from_proto(number: int, *, field: str = "type") -> TaskType | None:
+    """``drive.v1.TaskType`` number → domain TaskType (UNSPECIFIED → None)."""
+    if number == 0:
+        return None
+    try:
+        return TaskType[task_enums_pb2.TaskType.Name(number).removeprefix("TASK_TYPE_")]
+    except ValueError:
+        raise InvalidArgument(f"Unknown task type {number}.", reason="INVALID_TASK_TYPE", field=field) from None
+
+
+def task_status_from_proto(number: int, *, field: str = "status") -> TaskStatus | None:
+    """``drive.v1.TaskStatus`` number → domain TaskStatus (UNSPECIFIED → None)."""
+    if number == 0:
+        return None
+    try:
+        return TaskStatus[task_enums_pb2.TaskStatus.Name(number).removeprefix("TASK_STATUS_")]
+    except ValueError:
+        raise InvalidArgument(f"Unknown task status {number}.", reason="INVALID_TASK_STATUS", field=field) from None
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """An aware datetime as a Timestamp."""
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(value)
+    return message
+
+
+def optional_datetime(message: Any, field: str) -> datetime | None:
+    """The Timestamp ``field`` of ``message`` as an aware datetime, or None when unset."""
+    if not message.HasField(field):
+        return None
+    return getattr(message, field).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def optional_duration(message: Any, field: str) -> timedelta | None:
+    """The Duration ``field`` of ``message``, or None when unset."""
+    if not message.HasField(field):
+        return None
+    value: duration_pb2.Duration = getattr(message, field)
+    return value.ToTimedelta()
+
+
+def struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    """A JSON-like dict as a Struct."""
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as a plain dict (numbers are floats, as JSON has it)."""
+    return json_format.MessageToDict(message)
+
+
+def task(value: Task) -> tasks_pb2.Task:
+    """A domain Task as ``drive.v1.Task``."""
+    message = tasks_pb2.Task(
+        task_id=value.task_id,
+        name=value.name,
+        description=value.description,
+        type=task_type_to_proto(value.type),
+        status=task_status_to_proto(value.status),
+        progress=value.progress,
+        status_message=value.status_message,
+        priority=value.priority,
+        parameters=struct(value.parameters),
+        results=struct(value.results),
+        error_message=value.error_message,
+        created_at=timestamp(value.created_at),
+        updated_at=timestamp(value.updated_at),
+        last_activity=timestamp(value.last_activity),
+        account_id=value.account_id,
+    )
+    for field in ("started_at", "completed_at", "expired_at"):
+        moment = getattr(value, field)
+        if moment is not None:
+            getattr(message, field).CopyFrom(timestamp(moment))
+    if value.estimated_duration_seconds is not None:
+        message.estimated_duration_seconds = value.estimated_duration_seconds
+    return message
+
+
+def event(value: RecordedEvent) -> events_pb2.TaskEvent:
+    """A recorded event as ``drive.v1.TaskEvent``."""
+    return events_pb2.TaskEvent(
+        sequence=value.sequence,
+        type=value.event.type.value,
+        data=struct(value.event.data),
+        task_id=value.event.task_id,
+        task_type=task_type_to_proto(value.event.task_type),
+        created_at=timestamp(value.created_at),
+    )

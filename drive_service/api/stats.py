@@ -1,0 +1,58 @@
+"""StatsService servicer."""
+
+from __future__ import annotations
+
+import grpc
+from drive.v1 import stats_pb2, stats_pb2_grpc
+
+from drive_service import __version__
+from drive_service.api.auth import current_caller
+from drive_service.errors import Unimplemented
+from drive_service.services.health import HealthChecker
+from drive_service.services.tasks import TaskManager
+
+
+class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
+    """Per-account statistics and the public service health report."""
+
+    def __init__(self, tasks: TaskManager, health: HealthChecker) -> None:
+        self._tasks = tasks
+        self._health = health
+
+    async def GetUploadStats(
+        self, request: stats_pb2.GetUploadStatsRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.GetUploadStatsResponse:
+        raise Unimplemented("Upload statistics arrive with the uploads feature.")
+
+    async def GetTaskStats(
+        self, request: stats_pb2.GetTaskStatsRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.GetTaskStatsResponse:
+        stats = await self._tasks.stats(current_caller().account_id)
+        return stats_pb2.GetTaskStatsResponse(
+            total_tasks=stats.total,
+            by_type={task_type.value: count for task_type, count in stats.by_type.items()},
+            by_status={status.value: count for status, count in stats.by_status.items()},
+            average_progress=stats.average_progress,
+            average_duration_seconds=stats.average_duration_seconds,
+        )
+
+    async def GetServiceHealth(
+        self, request: stats_pb2.GetServiceHealthRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.GetServiceHealthResponse:
+        report = await self._health.report()
+        return stats_pb2.GetServiceHealthResponse(
+            healthy=report.healthy,
+            components=[
+                stats_pb2.ComponentHealth(
+                    name=component.name,
+                    configured=component.configured,
+                    healthy=component.healthy,
+                    detail=component.detail,
+                    latency_ms=component.latency_ms,
+                )
+                for component in report.components
+            ],
+            pending_tasks=report.pending_tasks,
+            in_progress_tasks=report.in_progress_tasks,
+            version=__version__,
+        )

@@ -1,0 +1,116 @@
+"""Composition root: builds every part from Settings, starts it, and stops it in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from drive_service import logs
+from drive_service.api.auth import CallInterceptor
+from drive_service.api.services import SERVICE_NAMES, register_servicers
+from drive_service.config import Settings
+from drive_service.services.events import EventHub, EventWatcher
+from drive_service.services.health import HealthChecker
+from drive_service.services.tasks import TaskManager
+from drive_service.services.tokens import TokenVerifier
+from drive_service.storage import migrations, probes
+from drive_service.storage.db import Database
+from drive_service.storage.outbox import SqlEventLog
+from drive_service.storage.tasks import SqlTaskStore
+
+_log = logging.getLogger(__name__)
+_MIB = 1024 * 1024
+
+
+def utc_now() -> datetime:
+    """The production clock."""
+    return datetime.now(UTC)
+
+
+class App:
+    """A running drive-service: database, managers, gRPC server and background loops."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        store = SqlTaskStore(self.db)
+        self.hub = EventHub()
+        self.watcher = EventWatcher(self.hub, SqlEventLog(self.db))
+        self.tasks = TaskManager(store, self.hub, self.watcher, clock)
+        self.health_checker = HealthChecker(
+            {
+                "database": self.db.ping,
+                "redis": None,
+                "storage": lambda: probes.directory_writable(settings.uploads_path),
+            },
+            store,
+        )
+        self.health = health.aio.HealthServicer()
+        message_limit = settings.max_chunk_size + _MIB
+        self.server = grpc.aio.server(
+            interceptors=[CallInterceptor(TokenVerifier(settings.jwt))],
+            options=[
+                ("grpc.max_receive_message_length", message_limit),
+                ("grpc.max_send_message_length", message_limit),
+            ],
+        )
+        register_servicers(self.server, self)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        self.port = 0
+        self._background: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Migrate the database, bind the port, start serving and the background loops."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrations.upgrade(self.db)
+        self.port = self.server.add_insecure_port(self.settings.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.settings.listen}")
+        await self.server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._background.append(asyncio.create_task(self._sweep_expired_tasks()))
+        _log.info("serving", extra={"listen": self.settings.listen, "port": self.port})
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, stop the loops, drain calls for ``grace`` seconds, close pools."""
+        await self.health.enter_graceful_shutdown()
+        for loop_task in self._background:
+            loop_task.cancel()
+        for loop_task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+        await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self.db.close()
+        _log.info("stopped")
+
+    async def _sweep_expired_tasks(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_sweep_seconds)
+            try:
+                await self.tasks.expire_overdue()
+            except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
+                _log.exception("expiry sweep failed")
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    logs.configure(settings.log_levels)
+    app = App(settings)
+    await app.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    _log.info("shutting down")
+    await app.stop()

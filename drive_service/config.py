@@ -1,0 +1,192 @@
+"""Settings read once from the environment; a bad value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A configuration variable has an unusable value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    """How bearer tokens are verified (and, for ``drive-service token``, minted)."""
+
+    secret: str | None
+    public_key: str | None
+    algorithms: tuple[str, ...]
+    issuer: str | None
+    audience: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, with the seed's variable names where the seed has one."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    listen: str
+    uploads_path: Path
+    preferred_pool: str | None
+    default_chunk_size: int
+    max_chunk_size: int
+    stale_threshold_hours: float
+    cleanup_interval_minutes: float
+    cache_duration_minutes: float
+    task_retention_days: float
+    expiry_sweep_seconds: float
+    shutdown_grace_seconds: float
+    log_levels: dict[str, int]
+    jwt: JwtSettings = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``env`` (default ``os.environ``).
+
+        Raises:
+            ConfigError: a variable is present but unusable.
+        """
+        reader = _Reader(os.environ if env is None else env)
+        data_dir = Path(reader.text("DRIVE_DATA_DIR", "./var")).resolve()
+        default_chunk = reader.integer("UPLOAD_DEFAULT_CHUNK_SIZE", 5 * MIB, minimum=1)
+        max_chunk = reader.integer("UPLOAD_MAX_CHUNK_SIZE", 16 * MIB, minimum=256 * 1024)
+        if default_chunk > max_chunk:
+            raise ConfigError("UPLOAD_DEFAULT_CHUNK_SIZE", "must not exceed UPLOAD_MAX_CHUNK_SIZE")
+        return cls(
+            data_dir=data_dir,
+            database_url=reader.database_url(data_dir),
+            redis_url=reader.optional("REDIS_URL", prefixes=("redis://", "rediss://", "unix://")),
+            listen=reader.listen("DRIVE_LISTEN", "127.0.0.1:50051"),
+            uploads_path=Path(reader.text("STORAGE_UPLOADS_PATH", str(data_dir / "uploads"))).resolve(),
+            preferred_pool=reader.optional("STORAGE_PREFERRED_REMOTE"),
+            default_chunk_size=default_chunk,
+            max_chunk_size=max_chunk,
+            stale_threshold_hours=reader.number("UPLOAD_STALE_THRESHOLD_HOURS", 24),
+            cleanup_interval_minutes=reader.number("UPLOAD_CLEANUP_INTERVAL_MINUTES", 60),
+            cache_duration_minutes=reader.number("UPLOAD_CACHE_DURATION_MINUTES", 30),
+            task_retention_days=reader.number("TASK_RETENTION_DAYS", 30),
+            expiry_sweep_seconds=reader.number("DRIVE_EXPIRY_SWEEP_SECONDS", 10),
+            shutdown_grace_seconds=reader.number("DRIVE_SHUTDOWN_GRACE_SECONDS", 10),
+            log_levels=reader.log_levels("LOG_LEVEL"),
+            jwt=reader.jwt(data_dir),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str) -> str:
+        return self._env.get(name, "").strip() or default
+
+    def optional(self, name: str, prefixes: tuple[str, ...] = ()) -> str | None:
+        value = self._env.get(name, "").strip() or None
+        if value is not None and prefixes and not value.startswith(prefixes):
+            raise ConfigError(name, f"must start with one of {', '.join(prefixes)}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return float(default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a number, got {raw!r}") from None
+        if not value > 0:
+            raise ConfigError(name, f"must be greater than 0, got {raw}")
+        return value
+
+    def listen(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError(name, f"must be HOST:PORT, got {value!r}")
+        return value
+
+    def database_url(self, data_dir: Path) -> str:
+        value = self._env.get("DATABASE_URL", "").strip()
+        if not value:
+            return f"sqlite+aiosqlite:///{data_dir / 'drive.db'}"
+        if value.startswith(("postgres://", "postgresql://")):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ConfigError("DATABASE_URL", "must be a postgresql+asyncpg:// or sqlite+aiosqlite:// URL")
+        return value
+
+    def log_levels(self, name: str) -> dict[str, int]:
+        """``INFO`` or ``WARNING,drive_service.storage:DEBUG`` (the seed's ``logger:Level``)."""
+        levels: dict[str, int] = {"": logging.INFO}
+        for item in filter(None, (part.strip() for part in self._env.get(name, "").split(","))):
+            logger, _, level = item.rpartition(":")
+            number = logging.getLevelName(level.strip().upper())
+            if not isinstance(number, int):
+                raise ConfigError(name, f"unknown level {level!r}")
+            levels[logger.strip()] = number
+        return levels
+
+    def jwt(self, data_dir: Path) -> JwtSettings:
+        secret = self._env.get("DRIVE_JWT_SECRET", "").strip() or None
+        key = self._env.get("DRIVE_JWT_PUBLIC_KEY", "").strip() or None
+        if key is not None and not key.startswith("-----BEGIN"):
+            path = Path(key)
+            if not path.is_file():
+                raise ConfigError("DRIVE_JWT_PUBLIC_KEY", "must be a PEM key or the path of one")
+            key = path.read_text()
+        if secret is None and key is None:
+            secret = _embedded_secret(data_dir)
+        default_algorithms = "RS256,ES256" if key else "HS256"
+        algorithms = tuple(
+            part.strip() for part in self.text("DRIVE_JWT_ALGORITHMS", default_algorithms).split(",")
+        )
+        allowed = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
+        if not algorithms or not set(algorithms) <= allowed:
+            raise ConfigError("DRIVE_JWT_ALGORITHMS", f"must be a comma list of {sorted(allowed)}")
+        return JwtSettings(
+            secret=secret,
+            public_key=key,
+            algorithms=algorithms,
+            issuer=self.optional("DRIVE_JWT_ISSUER"),
+            audience=self.optional("DRIVE_JWT_AUDIENCE"),
+        )
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """The development HS256 secret kept beside the database, created once (mode 0600)."""
+    path = data_dir / "jwt-secret"
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,105 @@
+"""Task events and their payloads, shaped exactly like the seed's WebSocket packets."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from drive_service.domain.tasks import Task, TaskStatus, TaskType
+
+
+class EventType(enum.Enum):
+    """Event names as they appear in the packet's ``type``."""
+
+    TASK_CREATED = "task.created"
+    TASK_PROGRESS = "task.progress"
+    TASK_COMPLETED = "task.completed"
+    TASK_FAILED = "task.failed"
+    TASK_PAUSED = "task.paused"
+    TASK_RESUMED = "task.resumed"
+    TASK_CANCELLED = "task.cancelled"
+    TASK_EXPIRED = "task.expired"
+    UPLOAD_PROGRESS = "upload.progress"
+    UPLOAD_COMPLETED = "upload.completed"
+    UPLOAD_FAILED = "upload.failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event about to be recorded: ``data`` is the seed's JSON ``data`` object."""
+
+    type: EventType
+    account_id: str
+    task_id: str
+    task_type: TaskType
+    data: dict[str, Any]
+
+    def packet(self) -> dict[str, Any]:
+        """The seed's packet: ``{"type": ..., "data": {...}}``."""
+        return {"type": self.type.value, "data": self.data}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event after it was stored, with its per-account ``sequence``."""
+
+    sequence: int
+    created_at: datetime
+    event: Event
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with a trailing ``Z``, as in the seed's examples."""
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _base(task: Task) -> dict[str, Any]:
+    return {"taskId": task.task_id, "name": task.name, "type": task.type.value}
+
+
+def _event(kind: EventType, task: Task, data: dict[str, Any]) -> Event:
+    return Event(kind, task.account_id, task.task_id, task.type, {**_base(task), **data})
+
+
+def created(task: Task) -> Event:
+    """``task.created``: taskId, name, type, createdAt (parameters are never echoed: secrets)."""
+    return _event(EventType.TASK_CREATED, task, {"createdAt": iso(task.created_at)})
+
+
+def progressed(task: Task) -> Event:
+    """``task.progress``: progress, status and lastActivity."""
+    return _event(
+        EventType.TASK_PROGRESS,
+        task,
+        {"progress": task.progress, "status": task.status.value, "lastActivity": iso(task.last_activity)},
+    )
+
+
+def completed(task: Task) -> Event:
+    """``task.completed``: completedAt and results."""
+    moment = task.completed_at or task.updated_at
+    return _event(EventType.TASK_COMPLETED, task, {"completedAt": iso(moment), "results": task.results})
+
+
+def failed(task: Task) -> Event:
+    """``task.failed``: failedAt and errorMessage."""
+    moment = task.completed_at or task.updated_at
+    return _event(
+        EventType.TASK_FAILED, task, {"failedAt": iso(moment), "errorMessage": task.error_message}
+    )
+
+
+_STATUS_EVENTS = {
+    TaskStatus.PAUSED: EventType.TASK_PAUSED,
+    TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
+    TaskStatus.EXPIRED: EventType.TASK_EXPIRED,
+}
+
+
+def status_changed(task: Task, *, resumed: bool = False) -> Event:
+    """``task.paused`` / ``task.resumed`` / ``task.cancelled`` / ``task.expired``."""
+    kind = EventType.TASK_RESUMED if resumed else _STATUS_EVENTS[task.status]
+    return _event(kind, task, {"status": task.status.value, "updatedAt": iso(task.updated_at)})

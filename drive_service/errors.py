@@ -1,0 +1,143 @@
+"""Domain exceptions: each declares its gRPC status code name and ErrorInfo reason.
+
+The hierarchy::
+
+    DriveError
+    ├── InvalidArgument        INVALID_ARGUMENT      (400)
+    ├── Unauthenticated        UNAUTHENTICATED       (401)
+    ├── PermissionDenied       PERMISSION_DENIED     (403)
+    ├── NotFound               NOT_FOUND             (404)
+    │   └── TaskNotFound
+    ├── AlreadyExists          ALREADY_EXISTS        (409)
+    ├── FailedPrecondition     FAILED_PRECONDITION   (400)
+    │   └── InvalidTaskState
+    ├── ResourceExhausted      RESOURCE_EXHAUSTED    (429, with RetryInfo)
+    ├── DataLoss               DATA_LOSS             (500)
+    ├── Unavailable            UNAVAILABLE           (503, with RetryInfo)
+    └── Unimplemented          UNIMPLEMENTED         (501)
+
+Codes are names of ``grpc.StatusCode`` members so that this module stays free of transport
+imports; ``api/errors.py`` turns an instance into a ``google.rpc.Status`` in one place.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DriveError(Exception):
+    """Base of every error a caller may see; ``message`` is a stable English sentence."""
+
+    code: ClassVar[str] = "INTERNAL"
+    default_reason: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, *, reason: str | None = None, **metadata: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.metadata = {key: str(value) for key, value in metadata.items() if value is not None}
+
+
+class InvalidArgument(DriveError):
+    """A request field is malformed or out of range."""
+
+    code = "INVALID_ARGUMENT"
+    default_reason = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, *, reason: str | None = None, field: str, **metadata: object):
+        super().__init__(message, reason=reason, field=field, **metadata)
+        self.field = field
+
+
+class Unauthenticated(DriveError):
+    """No bearer token, or one that does not verify."""
+
+    code = "UNAUTHENTICATED"
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(DriveError):
+    """Pool policy, privilege or quota forbids the request."""
+
+    code = "PERMISSION_DENIED"
+    default_reason = "PERMISSION_DENIED"
+
+
+class NotFound(DriveError):
+    """The resource does not exist or belongs to another account."""
+
+    code = "NOT_FOUND"
+    default_reason = "NOT_FOUND"
+
+
+class TaskNotFound(NotFound):
+    """No task with this id belongs to the caller."""
+
+    default_reason = "TASK_NOT_FOUND"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task {task_id} was not found.", task_id=task_id)
+
+
+class AlreadyExists(DriveError):
+    """The thing being created is already there."""
+
+    code = "ALREADY_EXISTS"
+    default_reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(DriveError):
+    """The resource is not in a state that allows the operation."""
+
+    code = "FAILED_PRECONDITION"
+    default_reason = "FAILED_PRECONDITION"
+
+
+class InvalidTaskState(FailedPrecondition):
+    """The task's current status does not allow the requested transition."""
+
+    default_reason = "INVALID_TASK_STATE"
+
+    def __init__(self, task_id: str, status: str, action: str) -> None:
+        super().__init__(
+            f"Task {task_id} is {status}; it cannot {action}.",
+            task_id=task_id,
+            status=status,
+            action=action,
+        )
+
+
+class ResourceExhausted(DriveError):
+    """A rate limit was hit; retry after ``retry_after`` seconds."""
+
+    code = "RESOURCE_EXHAUSTED"
+    default_reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: float, **metadata: object) -> None:
+        super().__init__(message, **metadata)
+        self.retry_after = retry_after
+
+
+class DataLoss(DriveError):
+    """Stored or received data does not match what was declared."""
+
+    code = "DATA_LOSS"
+    default_reason = "DATA_LOSS"
+
+
+class Unavailable(DriveError):
+    """A backend (database, Redis, storage) is down; the call may be retried."""
+
+    code = "UNAVAILABLE"
+    default_reason = "BACKEND_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, **metadata: object) -> None:
+        super().__init__(message, **metadata)
+        self.retry_after = retry_after
+
+
+class Unimplemented(DriveError):
+    """The RPC is part of the contract but not served by this version."""
+
+    code = "UNIMPLEMENTED"
+    default_reason = "NOT_IMPLEMENTED"

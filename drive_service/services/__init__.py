@@ -1,0 +1,1 @@
+"""Use cases: managers that combine domain rules with the storage ports."""

@@ -1,0 +1,130 @@
+"""Live event delivery: an in-process hub and the replaying watch over the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from drive_service.domain.events import RecordedEvent
+from drive_service.services.ports import EventLog
+
+_CATCH_UP_BATCH = 500
+
+
+class Subscription:
+    """One subscriber's bounded queue; ``None`` in the queue means "you fell behind, re-read"."""
+
+    def __init__(self, account_id: str, capacity: int) -> None:
+        self.account_id = account_id
+        self._queue: asyncio.Queue[RecordedEvent | None] = asyncio.Queue(capacity)
+
+    def offer(self, event: RecordedEvent) -> None:
+        """Queue ``event`` without ever blocking the publisher.
+
+        A full queue is emptied and replaced by one lag marker: the subscriber then reads what it
+        missed from the outbox, so a slow reader costs the publisher nothing and loses nothing.
+        """
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
+
+    async def next(self) -> RecordedEvent | None:
+        """The next live event, or None when the subscriber must catch up from the log."""
+        return await self._queue.get()
+
+
+class EventHub:
+    """Fans recorded events out to this process's subscribers, by account."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    def publish(self, events: Iterable[RecordedEvent]) -> None:
+        """Hand committed events to every subscriber of their account (never blocks)."""
+        for recorded in events:
+            for subscription in self._subscribers.get(recorded.event.account_id, ()):
+                subscription.offer(recorded)
+
+    @contextmanager
+    def subscribe(self, account_id: str) -> Iterator[Subscription]:
+        """Subscribe for the duration of the ``with`` block; always unsubscribes."""
+        subscription = Subscription(account_id, self._capacity)
+        self._subscribers.setdefault(account_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            remaining = self._subscribers.get(account_id, set())
+            remaining.discard(subscription)
+            if not remaining:
+                self._subscribers.pop(account_id, None)
+
+    @property
+    def subscriber_count(self) -> int:
+        """Open subscriptions in this process."""
+        return sum(len(group) for group in self._subscribers.values())
+
+
+class EventWatcher:
+    """Streams an account's events in sequence order with no gaps and no duplicates."""
+
+    def __init__(self, hub: EventHub, log: EventLog) -> None:
+        self._hub = hub
+        self._log = log
+
+    @asynccontextmanager
+    async def open(
+        self,
+        account_id: str,
+        after_sequence: int,
+        accept: Callable[[RecordedEvent], bool] = lambda _event: True,
+    ) -> AsyncIterator[AsyncIterator[RecordedEvent]]:
+        """Subscribe now and yield the stream of the account's accepted events.
+
+        The stream holds the events after ``after_sequence`` (0 = from the moment of opening), in
+        sequence order, forever. The subscription is open before the log is read, so nothing
+        committed in between is missed; any hole in the live sequence (a reordered publish, a
+        dropped burst) is filled from the outbox before going on.
+        """
+        with self._hub.subscribe(account_id) as subscription:
+            last = after_sequence if after_sequence > 0 else await self._log.last_sequence(account_id)
+            stream = self._stream(subscription, last, accept)
+            try:
+                yield stream
+            finally:
+                await stream.aclose()
+
+    async def _stream(
+        self, subscription: Subscription, last: int, accept: Callable[[RecordedEvent], bool]
+    ) -> AsyncIterator[RecordedEvent]:
+        account_id = subscription.account_id
+        async for recorded in self._catch_up(account_id, last):
+            last = recorded.sequence
+            if accept(recorded):
+                yield recorded
+        while True:
+            live = await subscription.next()
+            if live is not None and live.sequence <= last:
+                continue
+            if live is None or live.sequence > last + 1:
+                async for recorded in self._catch_up(account_id, last):
+                    last = recorded.sequence
+                    if accept(recorded):
+                        yield recorded
+                continue
+            last = live.sequence
+            if accept(live):
+                yield live
+
+    async def _catch_up(self, account_id: str, after: int) -> AsyncIterator[RecordedEvent]:
+        while True:
+            batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)
+            for recorded in batch:
+                yield recorded
+            if len(batch) < _CATCH_UP_BATCH:
+                return
+            after = batch[-1].sequence

@@ -1,0 +1,222 @@
+"""TaskManager: the task use cases of TaskService, independent of transport and storage."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from drive_service.domain import events as task_events
+from drive_service.domain.events import Event, RecordedEvent
+from drive_service.domain.ids import new_id
+from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, next_status
+from drive_service.domain.throttle import should_send_progress
+from drive_service.domain.validation import NewTask, TaskQuery, deadline
+from drive_service.errors import InvalidTaskState, TaskNotFound
+from drive_service.services.events import EventHub, EventWatcher
+from drive_service.services.ports import TaskStore
+
+Clock = Callable[[], datetime]
+
+
+class TaskManager:
+    """Creates, reads and moves tasks through their lifecycle, publishing events after commit."""
+
+    def __init__(self, store: TaskStore, hub: EventHub, watcher: EventWatcher, clock: Clock) -> None:
+        self._store = store
+        self._hub = hub
+        self._watcher = watcher
+        self._clock = clock
+
+    async def create(self, account_id: str, new: NewTask) -> Task:
+        """Store a PENDING task and send ``task.created``.
+
+        Raises:
+            InvalidArgument: the deadline is not in the future.
+        """
+        now = self._clock()
+        deadline(new.expired_at, now=now)
+        task = Task(
+            task_id=new_id(),
+            account_id=account_id,
+            type=new.type,
+            status=TaskStatus.PENDING,
+            name=new.name,
+            description=new.description,
+            priority=new.priority,
+            progress=0.0,
+            status_message="",
+            parameters=new.parameters,
+            results={},
+            error_message="",
+            created_at=now,
+            updated_at=now,
+            last_activity=now,
+            expired_at=new.expired_at,
+            estimated_duration_seconds=new.estimated_duration_seconds,
+        )
+        self._hub.publish(await self._store.insert(task, [task_events.created(task)]))
+        return task
+
+    async def get(self, account_id: str, task_id: str) -> Task:
+        """The caller's task.
+
+        Raises:
+            TaskNotFound: unknown id or another account's task.
+        """
+        task = await self._store.get(account_id, task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    async def list(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
+        """A page of the caller's tasks and the total matching the filters."""
+        return await self._store.list(account_id, query)
+
+    async def report_progress(self, account_id: str, task_id: str, progress: float, message: str) -> Task:
+        """Record progress (0..100) of a pending or running task; throttled ``task.progress``."""
+
+        def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, Action.REPORT_PROGRESS)
+            updated = dataclasses.replace(
+                task,
+                status=status,
+                progress=progress,
+                status_message=message or task.status_message,
+                started_at=task.started_at or now,
+                updated_at=now,
+                last_activity=now,
+            )
+            return self._with_progress_event(updated, now)
+
+        return await self._change(account_id, task_id, change)
+
+    async def complete(self, account_id: str, task_id: str, results: dict[str, Any]) -> Task:
+        """Mark the task COMPLETED at 100 % with ``results``; sends ``task.completed``."""
+
+        def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, Action.COMPLETE)
+            updated = dataclasses.replace(
+                task,
+                status=status,
+                progress=100.0,
+                results=results,
+                started_at=task.started_at or now,
+                completed_at=now,
+                updated_at=now,
+                last_activity=now,
+            )
+            progress_events = self._with_progress_event(updated, now)
+            return progress_events[0], [*progress_events[1], task_events.completed(updated)]
+
+        return await self._change(account_id, task_id, change)
+
+    async def fail(self, account_id: str, task_id: str, error_message: str) -> Task:
+        """Mark the task FAILED with ``error_message``; sends ``task.failed``."""
+
+        def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, Action.FAIL)
+            updated = dataclasses.replace(
+                task,
+                status=status,
+                error_message=error_message,
+                completed_at=now,
+                updated_at=now,
+                last_activity=now,
+            )
+            return updated, [task_events.failed(updated)]
+
+        return await self._change(account_id, task_id, change)
+
+    async def pause(self, account_id: str, task_id: str) -> Task:
+        """IN_PROGRESS → PAUSED; sends ``task.paused``."""
+        return await self._move(account_id, task_id, Action.PAUSE)
+
+    async def resume(self, account_id: str, task_id: str) -> Task:
+        """PAUSED → IN_PROGRESS; sends ``task.resumed``."""
+        return await self._move(account_id, task_id, Action.RESUME)
+
+    async def cancel(self, account_id: str, task_id: str) -> Task:
+        """PENDING, IN_PROGRESS or PAUSED → CANCELLED; sends ``task.cancelled``."""
+        return await self._move(account_id, task_id, Action.CANCEL)
+
+    async def expire(self, account_id: str, task_id: str) -> Task:
+        """Any unfinished status → EXPIRED; sends ``task.expired``."""
+        return await self._move(account_id, task_id, Action.EXPIRE)
+
+    async def expire_overdue(self, batch: int = 100) -> int:
+        """Expire unfinished tasks whose deadline passed; return how many were expired."""
+        expired = 0
+        for account_id, task_id in await self._store.overdue(self._clock(), batch):
+            try:
+                await self.expire(account_id, task_id)
+            except (TaskNotFound, InvalidTaskState):
+                continue  # finished or deleted meanwhile
+            expired += 1
+        return expired
+
+    async def cleanup(self, account_id: str, max_age: timedelta) -> int:
+        """Delete the caller's terminal tasks last updated more than ``max_age`` ago."""
+        return await self._store.delete_terminal(account_id, self._clock() - max_age)
+
+    async def stats(self, account_id: str) -> TaskStats:
+        """The caller's counts by type and status, average progress and duration."""
+        return await self._store.stats(account_id)
+
+    async def wait(self, account_id: str, task_id: str, timeout: timedelta) -> tuple[Task, bool]:
+        """Return the task once it is terminal, or as it is when ``timeout`` passes.
+
+        Returns:
+            The task and whether the timeout passed first.
+        """
+        def about_task(recorded: RecordedEvent) -> bool:
+            return recorded.event.task_id == task_id
+
+        async with self._watcher.open(account_id, 0, about_task) as events:
+            task = await self.get(account_id, task_id)
+            try:
+                async with asyncio.timeout(timeout.total_seconds()):
+                    while not task.status.terminal:
+                        await anext(events)
+                        task = await self.get(account_id, task_id)
+            except TimeoutError:
+                return await self.get(account_id, task_id), True
+            return task, False
+
+    async def _move(self, account_id: str, task_id: str, action: Action) -> Task:
+        def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, action)
+            finished = now if status.terminal else task.completed_at
+            updated = dataclasses.replace(
+                task, status=status, completed_at=finished, updated_at=now, last_activity=now
+            )
+            return updated, [task_events.status_changed(updated, resumed=action is Action.RESUME)]
+
+        return await self._change(account_id, task_id, change)
+
+    async def _change(
+        self, account_id: str, task_id: str, change: Callable[[Task], tuple[Task, Sequence[Event]]]
+    ) -> Task:
+        task, recorded = await self._store.change(account_id, task_id, change)
+        self._hub.publish(recorded)
+        return task
+
+    @staticmethod
+    def _with_progress_event(task: Task, now: datetime) -> tuple[Task, Sequence[Event]]:
+        """Attach a ``task.progress`` event when the throttle lets it through."""
+        if not should_send_progress(
+            new_progress=task.progress,
+            last_sent_progress=task.notified_progress,
+            last_sent_at=task.notified_at,
+            now=now,
+        ):
+            return task, []
+        sent = dataclasses.replace(task, notified_progress=task.progress, notified_at=now)
+        return sent, [task_events.progressed(sent)]
+

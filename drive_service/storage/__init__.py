@@ -1,0 +1,1 @@
+"""Adapters: SQL repositories, migrations, blob stores, Redis."""

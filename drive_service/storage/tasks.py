@@ -1,0 +1,165 @@
+"""TaskStore on SQLAlchemy Core: every query about tasks lives here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from drive_service.domain.events import Event, RecordedEvent
+from drive_service.domain.tasks import TERMINAL_STATUSES, Task, TaskStats, TaskStatus, TaskType
+from drive_service.domain.validation import SortKey, TaskQuery
+from drive_service.errors import TaskNotFound
+from drive_service.services.ports import TaskChange
+from drive_service.storage import outbox
+from drive_service.storage.db import Database
+from drive_service.storage.models import tasks
+
+_SORT_COLUMNS = {
+    SortKey.NAME: tasks.c.name,
+    SortKey.TYPE: tasks.c.type,
+    SortKey.STATUS: tasks.c.status,
+    SortKey.PRIORITY: tasks.c.priority,
+    SortKey.CREATED: tasks.c.created_at,
+    SortKey.UPDATED: tasks.c.updated_at,
+    SortKey.LAST_ACTIVITY: tasks.c.last_activity,
+}
+_TERMINAL = [status.value for status in TERMINAL_STATUSES]
+_FIELDS = [field.name for field in dataclasses.fields(Task)]
+
+
+class SqlTaskStore:
+    """TaskStore over the ``tasks`` table, with events written through the outbox."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, task: Task, events: Sequence[Event]) -> list[RecordedEvent]:
+        async with self._db.write() as conn:
+            await conn.execute(insert(tasks).values(**_row(task)))
+            return await outbox.record(conn, task.updated_at, events)
+
+    async def get(self, account_id: str, task_id: str) -> Task | None:
+        async with self._db.read() as conn:
+            return await _select_one(conn, account_id, task_id, lock=False)
+
+    async def change(
+        self, account_id: str, task_id: str, change: TaskChange
+    ) -> tuple[Task, list[RecordedEvent]]:
+        async with self._db.write() as conn:
+            current = await _select_one(conn, account_id, task_id, lock=True)
+            if current is None:
+                raise TaskNotFound(task_id)
+            updated, events = change(current)
+            if updated != current:
+                values = _row(updated)
+                del values["task_id"], values["account_id"]
+                await conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(**values))
+            recorded = await outbox.record(conn, updated.updated_at, events) if events else []
+            return updated, recorded
+
+    async def list(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
+        condition = _filters(account_id, query)
+        column = _SORT_COLUMNS[query.sort_by]
+        order = (column.desc(), tasks.c.task_id.desc()) if query.descending else (column, tasks.c.task_id)
+        page = select(tasks).where(condition).order_by(*order).offset(query.offset).limit(query.limit)
+        count = select(func.count()).select_from(tasks).where(condition)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(page)).mappings().all()
+            total = (await conn.execute(count)).scalar_one()
+        return [_task(row) for row in rows], int(total)
+
+    async def delete_terminal(self, account_id: str, updated_before: datetime) -> int:
+        statement = delete(tasks).where(
+            tasks.c.account_id == account_id,
+            tasks.c.status.in_(_TERMINAL),
+            tasks.c.updated_at <= updated_before,
+        )
+        async with self._db.write() as conn:
+            return (await conn.execute(statement)).rowcount
+
+    async def overdue(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        query = (
+            select(tasks.c.account_id, tasks.c.task_id)
+            .where(tasks.c.expired_at <= now, tasks.c.status.not_in(_TERMINAL))
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [(row.account_id, row.task_id) for row in await conn.execute(query)]
+
+    async def stats(self, account_id: str) -> TaskStats:
+        mine = tasks.c.account_id == account_id
+        by_type_status = (
+            select(tasks.c.type, tasks.c.status, func.count())
+            .where(mine)
+            .group_by(tasks.c.type, tasks.c.status)
+        )
+        running = TaskStatus.IN_PROGRESS.value
+        averages = select(
+            func.avg(tasks.c.progress).filter(tasks.c.status == running),
+            func.avg(_seconds_between(tasks.c.started_at, tasks.c.completed_at, self._db.is_sqlite)).filter(
+                tasks.c.status == TaskStatus.COMPLETED.value, tasks.c.started_at.is_not(None)
+            ),
+        ).where(mine)
+        async with self._db.read() as conn:
+            groups = (await conn.execute(by_type_status)).all()
+            average_progress, average_duration = (await conn.execute(averages)).one()
+        by_type: dict[TaskType, int] = {}
+        by_status: dict[TaskStatus, int] = {}
+        for type_value, status_value, count in groups:
+            by_type[TaskType(type_value)] = by_type.get(TaskType(type_value), 0) + count
+            by_status[TaskStatus(status_value)] = by_status.get(TaskStatus(status_value), 0) + count
+        return TaskStats(
+            total=sum(by_type.values()),
+            by_type=by_type,
+            by_status=by_status,
+            average_progress=float(average_progress or 0.0),
+            average_duration_seconds=float(average_duration or 0.0),
+        )
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        query = select(tasks.c.status, func.count()).group_by(tasks.c.status)
+        async with self._db.read() as conn:
+            return {TaskStatus(status): count for status, count in await conn.execute(query)}
+
+
+def _seconds_between(start: Any, end: Any, is_sqlite: bool) -> Any:
+    """Seconds from ``start`` to ``end`` in the dialect's own date arithmetic."""
+    if is_sqlite:
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.extract("epoch", end - start)
+
+
+def _filters(account_id: str, query: TaskQuery) -> ColumnElement[bool]:
+    conditions = [tasks.c.account_id == account_id]
+    if query.type is not None:
+        conditions.append(tasks.c.type == query.type.value)
+    if query.status is not None:
+        conditions.append(tasks.c.status == query.status.value)
+    return and_(*conditions)
+
+
+async def _select_one(conn: AsyncConnection, account_id: str, task_id: str, *, lock: bool) -> Task | None:
+    query = select(tasks).where(tasks.c.task_id == task_id, tasks.c.account_id == account_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().one_or_none()
+    return None if row is None else _task(row)
+
+
+def _row(task: Task) -> dict[str, Any]:
+    values = {name: getattr(task, name) for name in _FIELDS}
+    values["type"] = task.type.value
+    values["status"] = task.status.value
+    return values
+
+
+def _task(row: Any) -> Task:
+    values = {name: row[name] for name in _FIELDS}
+    values["type"] = TaskType(row["type"])
+    values["status"] = TaskStatus(row["status"])
+    return Task(**values)

@@ -1,0 +1,83 @@
+"""Fixtures: one real server per database backend, fresh accounts per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from drive.v1 import stats_pb2_grpc, tasks_pb2_grpc
+
+from drive_service.app import App
+from tests.support import PG_ENV, auth, new_account, postgres_database, running_app, settings_for, token_for
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every API test runs once per database backend; PostgreSQL needs DRIVE_TEST_DATABASE_URL."""
+    if request.param == "postgres" and not os.environ.get(PG_ENV):
+        pytest.skip(f"{PG_ENV} is not set")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
+    """A running server on port 0 shared by the tests of one backend."""
+    data_dir = tmp_path_factory.mktemp(f"server-{backend}")
+    if backend == "sqlite":
+        async with running_app(settings_for(data_dir)) as app:
+            yield app
+        return
+    async with postgres_database() as url, running_app(settings_for(data_dir, url)) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def channel(server: App) -> AsyncIterator[grpc.aio.Channel]:
+    """A real channel to the shared server."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as open_channel:
+        yield open_channel
+
+
+@dataclass(frozen=True)
+class Client:
+    """Stubs plus the bearer metadata of one fresh account."""
+
+    account_id: str
+    metadata: tuple[tuple[str, str], ...]
+    tasks: tasks_pb2_grpc.TaskServiceStub
+    stats: stats_pb2_grpc.StatsServiceStub
+
+
+def make_client(app: App, open_channel: grpc.aio.Channel) -> Client:
+    """A client for a brand-new account on ``app``."""
+    account = new_account()
+    return Client(
+        account_id=account,
+        metadata=auth(token_for(app.settings, account)),
+        tasks=tasks_pb2_grpc.TaskServiceStub(open_channel),
+        stats=stats_pb2_grpc.StatsServiceStub(open_channel),
+    )
+
+
+@pytest.fixture
+def client(server: App, channel: grpc.aio.Channel) -> Client:
+    """A fresh account talking to the shared server."""
+    return make_client(server, channel)
+
+
+@pytest.fixture
+def other(server: App, channel: grpc.aio.Channel) -> Client:
+    """A second, unrelated account on the same server."""
+    return make_client(server, channel)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A private data directory for tests that run their own server."""
+    return tmp_path / "var"
