@@ -64,7 +64,9 @@ class App:
         )
         register_servicers(self.server, self)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
         self.port = 0
         self._background: list[asyncio.Task[None]] = []
 
@@ -98,7 +100,7 @@ class App:
             await asyncio.sleep(self.settings.expiry_sweep_seconds)
             try:
                 await self.tasks.expire_overdue()
-            except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
+            except Exception:
                 _log.exception("expiry sweep failed")
 
 

@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations and exit")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--account", required=True, help="account UUID (the token's sub)")
-    token.add_argument("--ttl", type=_duration, default=timedelta(hours=12), help="lifetime, e.g. 3600, 30m, 12h")
+    token.add_argument(
+        "--ttl", type=_duration, default=timedelta(hours=12), help="lifetime, e.g. 3600, 30m, 12h"
+    )
     token.add_argument("--tier", type=int, default=0, help="privilege tier claim")
     token.add_argument("--perm", action="append", default=[], help="permission claim, e.g. drive.admin")
     return parser

@@ -114,7 +114,7 @@ class ResourceExhausted(DriveError):
     default_reason = "RATE_LIMITED"
 
     def __init__(self, message: str, *, retry_after: float, **metadata: object) -> None:
-        super().__init__(message, **metadata)
+        super().__init__(message, reason=None, **metadata)
         self.retry_after = retry_after
 
 
@@ -132,7 +132,7 @@ class Unavailable(DriveError):
     default_reason = "BACKEND_UNAVAILABLE"
 
     def __init__(self, message: str, *, retry_after: float = 1.0, **metadata: object) -> None:
-        super().__init__(message, **metadata)
+        super().__init__(message, reason=None, **metadata)
         self.retry_after = retry_after
 
 

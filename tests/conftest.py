@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from drive.v1 import stats_pb2_grpc, tasks_pb2_grpc
 
+from drive.v1 import stats_pb2_grpc, tasks_pb2_grpc
 from drive_service.app import App
 from tests.support import PG_ENV, auth, new_account, postgres_database, running_app, settings_for, token_for
 

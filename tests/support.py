@@ -42,8 +42,11 @@ async def postgres_database() -> AsyncIterator[str]:
     base = make_url(os.environ[PG_ENV])
     name = f"drive_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(
-        host=base.host, port=base.port or 5432, user=base.username or "postgres",
-        password=base.password, database="postgres",
+        host=base.host,
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        password=base.password,
+        database="postgres",
     )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -105,4 +108,3 @@ class FakeClock:
 def new_account() -> str:
     """A fresh account UUID (tests isolate themselves by account)."""
     return str(uuid.uuid4())
-

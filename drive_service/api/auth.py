@@ -69,7 +69,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         return authenticate
 
 
-def _wrap(handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitable[bool]]) -> grpc.RpcMethodHandler:
+def _wrap(
+    handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitable[bool]]
+) -> grpc.RpcMethodHandler:
     codec = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
@@ -81,7 +83,7 @@ def _wrap(handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitabl
             await authenticate(context)
             try:
                 return await behavior(request, context)
-            except Exception as error:  # noqa: BLE001 - mapped below, never swallowed
+            except Exception as error:
                 await _abort(context, error)
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
@@ -92,7 +94,7 @@ def _wrap(handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitabl
             await authenticate(context)
             try:
                 return await behavior(requests, context)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 await _abort(context, error)
 
         return grpc.stream_unary_rpc_method_handler(stream_unary, **codec)
@@ -104,7 +106,7 @@ def _wrap(handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitabl
             try:
                 async for response in behavior(request, context):
                     yield response
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 await _abort(context, error)
 
         return grpc.unary_stream_rpc_method_handler(unary_stream, **codec)
@@ -115,7 +117,7 @@ def _wrap(handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitabl
         try:
             async for response in behavior(requests, context):
                 yield response
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             await _abort(context, error)
 
     return grpc.stream_stream_rpc_method_handler(stream_stream, **codec)

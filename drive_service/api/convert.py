@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
+from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2
 from drive_service.domain.events import RecordedEvent
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.errors import InvalidArgument
 
 
-def task_type_to_proto(value: TaskType) -> int:
+def task_type_to_proto(value: TaskType) -> task_enums_pb2.TaskType:
     """Domain TaskType → ``drive.v1.TaskType`` number."""
-    return int(task_enums_pb2.TaskType.Value(f"TASK_TYPE_{value.name}"))
+    return cast(task_enums_pb2.TaskType, task_enums_pb2.TaskType.Value(f"TASK_TYPE_{value.name}"))
 
 
-def task_status_to_proto(value: TaskStatus) -> int:
+def task_status_to_proto(value: TaskStatus) -> task_enums_pb2.TaskStatus:
     """Domain TaskStatus → ``drive.v1.TaskStatus`` number."""
-    return int(task_enums_pb2.TaskStatus.Value(f"TASK_STATUS_{value.name}"))
+    return cast(task_enums_pb2.TaskStatus, task_enums_pb2.TaskStatus.Value(f"TASK_STATUS_{value.name}"))
 
 
 def task_type_from_proto(number: int, *, field: str = "type") -> TaskType | None:
@@ -30,7 +30,9 @@ def task_type_from_proto(number: int, *, field: str = "type") -> TaskType | None
     try:
         return TaskType[task_enums_pb2.TaskType.Name(number).removeprefix("TASK_TYPE_")]
     except ValueError:
-        raise InvalidArgument(f"Unknown task type {number}.", reason="INVALID_TASK_TYPE", field=field) from None
+        raise InvalidArgument(
+            f"Unknown task type {number}.", reason="INVALID_TASK_TYPE", field=field
+        ) from None
 
 
 def task_status_from_proto(number: int, *, field: str = "status") -> TaskStatus | None:
@@ -40,7 +42,9 @@ def task_status_from_proto(number: int, *, field: str = "status") -> TaskStatus 
     try:
         return TaskStatus[task_enums_pb2.TaskStatus.Name(number).removeprefix("TASK_STATUS_")]
     except ValueError:
-        raise InvalidArgument(f"Unknown task status {number}.", reason="INVALID_TASK_STATUS", field=field) from None
+        raise InvalidArgument(
+            f"Unknown task status {number}.", reason="INVALID_TASK_STATUS", field=field
+        ) from None
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -74,7 +78,7 @@ def struct(value: dict[str, Any]) -> struct_pb2.Struct:
 
 def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct as a plain dict (numbers are floats, as JSON has it)."""
-    return json_format.MessageToDict(message)
+    return dict(json_format.MessageToDict(message))
 
 
 def task(value: Task) -> tasks_pb2.Task:

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import grpc
-from drive.v1 import files_pb2, files_pb2_grpc, stats_pb2, stats_pb2_grpc, tasks_pb2, tasks_pb2_grpc
-from drive.v1 import uploads_pb2, uploads_pb2_grpc
 
+from drive.v1 import (
+    files_pb2,
+    files_pb2_grpc,
+    stats_pb2,
+    stats_pb2_grpc,
+    tasks_pb2,
+    tasks_pb2_grpc,
+    uploads_pb2,
+    uploads_pb2_grpc,
+)
 from drive_service.api.stats import StatsServicer
 from drive_service.api.tasks import TaskServicer
 from drive_service.api.unimplemented import unimplemented_servicer

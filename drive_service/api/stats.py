@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from drive.v1 import stats_pb2, stats_pb2_grpc
 
+from drive.v1 import stats_pb2, stats_pb2_grpc
 from drive_service import __version__
 from drive_service.api.auth import current_caller
 from drive_service.errors import Unimplemented

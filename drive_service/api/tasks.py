@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import grpc
-from drive.v1 import tasks_pb2, tasks_pb2_grpc
 
+from drive.v1 import tasks_pb2, tasks_pb2_grpc
 from drive_service.api import convert
 from drive_service.api.auth import current_caller
 from drive_service.domain import validation as valid
@@ -59,7 +59,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             offset=offset,
             limit=limit,
         )
-        tasks, total = await self._tasks.list(current_caller().account_id, query)
+        tasks, total = await self._tasks.list_tasks(current_caller().account_id, query)
         await context.send_initial_metadata((("x-total", str(total)),))
         return tasks_pb2.ListTasksResponse(tasks=[convert.task(task) for task in tasks], total=total)
 
@@ -78,7 +78,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         self, request: tasks_pb2.CompleteTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CompleteTaskResponse:
         results = valid.struct(convert.from_struct(request.results), field="results")
-        task = await self._tasks.complete(current_caller().account_id, valid.task_id(request.task_id), results)
+        task = await self._tasks.complete(
+            current_caller().account_id, valid.task_id(request.task_id), results
+        )
         return tasks_pb2.CompleteTaskResponse(task=convert.task(task))
 
     async def FailTask(

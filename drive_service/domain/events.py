@@ -87,9 +87,7 @@ def completed(task: Task) -> Event:
 def failed(task: Task) -> Event:
     """``task.failed``: failedAt and errorMessage."""
     moment = task.completed_at or task.updated_at
-    return _event(
-        EventType.TASK_FAILED, task, {"failedAt": iso(moment), "errorMessage": task.error_message}
-    )
+    return _event(EventType.TASK_FAILED, task, {"failedAt": iso(moment), "errorMessage": task.error_message})
 
 
 _STATUS_EVENTS = {

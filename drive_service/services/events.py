@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from drive_service.domain.events import RecordedEvent
@@ -100,7 +100,7 @@ class EventWatcher:
 
     async def _stream(
         self, subscription: Subscription, last: int, accept: Callable[[RecordedEvent], bool]
-    ) -> AsyncIterator[RecordedEvent]:
+    ) -> AsyncGenerator[RecordedEvent, None]:
         account_id = subscription.account_id
         async for recorded in self._catch_up(account_id, last):
             last = recorded.sequence

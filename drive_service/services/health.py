@@ -67,7 +67,7 @@ class HealthChecker:
         started = time.perf_counter()
         try:
             await asyncio.wait_for(probe(), _PROBE_TIMEOUT)
-        except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+        except Exception as error:
             detail = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
             return ComponentHealth(name, True, False, detail, _elapsed_ms(started))
         return ComponentHealth(name, True, True, "ok", _elapsed_ms(started))

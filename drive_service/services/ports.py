@@ -33,7 +33,7 @@ class TaskStore(Protocol):
             DriveError: whatever ``change`` raises; nothing is written then.
         """
 
-    async def list(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
+    async def find(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
         """One page of the caller's tasks and the total number matching the filters."""
 
     async def delete_terminal(self, account_id: str, updated_before: datetime) -> int:

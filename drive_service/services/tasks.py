@@ -71,9 +71,9 @@ class TaskManager:
             raise TaskNotFound(task_id)
         return task
 
-    async def list(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
+    async def list_tasks(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
         """A page of the caller's tasks and the total matching the filters."""
-        return await self._store.list(account_id, query)
+        return await self._store.find(account_id, query)
 
     async def report_progress(self, account_id: str, task_id: str, progress: float, message: str) -> Task:
         """Record progress (0..100) of a pending or running task; throttled ``task.progress``."""
@@ -174,6 +174,7 @@ class TaskManager:
         Returns:
             The task and whether the timeout passed first.
         """
+
         def about_task(recorded: RecordedEvent) -> bool:
             return recorded.event.task_id == task_id
 
@@ -219,4 +220,3 @@ class TaskManager:
             return task, []
         sent = dataclasses.replace(task, notified_progress=task.progress, notified_at=now)
         return sent, [task_events.progressed(sent)]
-

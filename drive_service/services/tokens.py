@@ -46,7 +46,9 @@ class TokenVerifier:
             raise Unauthenticated("A bearer token is required.", reason="MISSING_TOKEN")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("The authorization header must be 'Bearer <token>'.", reason="MALFORMED_TOKEN")
+            raise Unauthenticated(
+                "The authorization header must be 'Bearer <token>'.", reason="MALFORMED_TOKEN"
+            )
         try:
             claims = jwt.decode(
                 token.strip(),
@@ -67,7 +69,9 @@ class TokenVerifier:
         )
 
 
-def mint(settings: JwtSettings, account_id: str, ttl: timedelta, *, tier: int = 0, perms: list[str] | None = None) -> str:
+def mint(
+    settings: JwtSettings, account_id: str, ttl: timedelta, *, tier: int = 0, perms: list[str] | None = None
+) -> str:
     """A development HS256 token for ``account_id`` (needs the shared secret).
 
     Raises:
@@ -76,7 +80,12 @@ def mint(settings: JwtSettings, account_id: str, ttl: timedelta, *, tier: int = 
     if settings.secret is None:
         raise ValueError("minting needs DRIVE_JWT_SECRET (or the embedded secret)")
     now = datetime.now(UTC)
-    claims: dict[str, object] = {"sub": str(uuid.UUID(account_id)), "iat": now, "exp": now + ttl, "tier": tier}
+    claims: dict[str, object] = {
+        "sub": str(uuid.UUID(account_id)),
+        "iat": now,
+        "exp": now + ttl,
+        "tier": tier,
+    }
     if perms:
         claims["perms"] = perms
     if settings.issuer:

@@ -16,9 +16,7 @@ from drive_service.storage.db import Database
 from drive_service.storage.models import account_sequences, events
 
 
-async def record(
-    conn: AsyncConnection, recorded_at: datetime, batch: Sequence[Event]
-) -> list[RecordedEvent]:
+async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[Event]) -> list[RecordedEvent]:
     """Append ``batch`` to the outbox inside the caller's transaction.
 
     Sequences come from one counter row per account, incremented with an upsert; its row lock
@@ -43,9 +41,7 @@ async def record(
             for offset, event in enumerate(mine)
         ]
         await conn.execute(insert(events), rows)
-        recorded += [
-            RecordedEvent(first + offset, recorded_at, event) for offset, event in enumerate(mine)
-        ]
+        recorded += [RecordedEvent(first + offset, recorded_at, event) for offset, event in enumerate(mine)]
     return recorded
 
 
@@ -77,9 +73,7 @@ class SqlEventLog:
         return [_recorded(row) for row in rows]
 
     async def last_sequence(self, account_id: str) -> int:
-        query = select(account_sequences.c.last_sequence).where(
-            account_sequences.c.account_id == account_id
-        )
+        query = select(account_sequences.c.last_sequence).where(account_sequences.c.account_id == account_id)
         async with self._db.read() as conn:
             value = (await conn.execute(query)).scalar_one_or_none()
         return int(value or 0)

@@ -62,7 +62,7 @@ class SqlTaskStore:
             recorded = await outbox.record(conn, updated.updated_at, events) if events else []
             return updated, recorded
 
-    async def list(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
+    async def find(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
         condition = _filters(account_id, query)
         column = _SORT_COLUMNS[query.sort_by]
         order = (column.desc(), tasks.c.task_id.desc()) if query.descending else (column, tasks.c.task_id)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import jwt
 import pytest
-from drive.v1 import stats_pb2, tasks_pb2
 
+from drive.v1 import stats_pb2, tasks_pb2
 from drive_service.app import App
 from tests.api.test_tasks import ACTIONS, create, expect_error
 from tests.conftest import Client
@@ -36,14 +36,20 @@ def _token(server: App, **overrides: object) -> str:
         ((("authorization", "Bearer not.a.jwt"),), "INVALID_TOKEN"),
     ],
 )
-async def test_missing_or_malformed_token(client: Client, metadata: tuple[tuple[str, str], ...], reason: str) -> None:
-    await expect_error(client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=metadata), UNAUTHENTICATED, reason)
+async def test_missing_or_malformed_token(
+    client: Client, metadata: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    await expect_error(
+        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=metadata), UNAUTHENTICATED, reason
+    )
 
 
 async def test_expired_token(client: Client, server: App) -> None:
     token = _token(server, exp=datetime.now(UTC) - timedelta(minutes=5))
     await expect_error(
-        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=auth(token)), UNAUTHENTICATED, "TOKEN_EXPIRED"
+        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=auth(token)),
+        UNAUTHENTICATED,
+        "TOKEN_EXPIRED",
     )
 
 
@@ -51,7 +57,9 @@ async def test_wrong_signature(client: Client) -> None:
     claims = {"sub": str(uuid.uuid4()), "exp": datetime.now(UTC) + timedelta(minutes=5)}
     token = jwt.encode(claims, "another-secret-entirely-0123456789-abcdefghij", algorithm="HS256")
     await expect_error(
-        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=auth(token)), UNAUTHENTICATED, "INVALID_TOKEN"
+        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=auth(token)),
+        UNAUTHENTICATED,
+        "INVALID_TOKEN",
     )
 
 
@@ -59,14 +67,18 @@ async def test_wrong_signature(client: Client) -> None:
 async def test_required_claims(client: Client, server: App, overrides: dict[str, object]) -> None:
     token = _token(server, **overrides)
     await expect_error(
-        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=auth(token)), UNAUTHENTICATED, "INVALID_TOKEN"
+        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=auth(token)),
+        UNAUTHENTICATED,
+        "INVALID_TOKEN",
     )
 
 
 async def test_unauthenticated_streams_and_waits(client: Client) -> None:
     stream = client.tasks.WatchTasks(tasks_pb2.WatchTasksRequest())
     await expect_error(stream.read(), UNAUTHENTICATED, "MISSING_TOKEN")
-    await expect_error(client.tasks.WaitTask(tasks_pb2.WaitTaskRequest(task_id="x")), UNAUTHENTICATED, "MISSING_TOKEN")
+    await expect_error(
+        client.tasks.WaitTask(tasks_pb2.WaitTaskRequest(task_id="x")), UNAUTHENTICATED, "MISSING_TOKEN"
+    )
 
 
 async def test_health_report_needs_no_token(client: Client) -> None:
@@ -90,7 +102,9 @@ async def test_other_accounts_task_is_not_found(client: Client, other: Client, r
     await expect_error(
         PER_TASK[rpc](other.tasks, task.task_id, other.metadata), grpc.StatusCode.NOT_FOUND, "TASK_NOT_FOUND"
     )
-    unchanged = await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task.task_id), metadata=client.metadata)
+    unchanged = await client.tasks.GetTask(
+        tasks_pb2.GetTaskRequest(task_id=task.task_id), metadata=client.metadata
+    )
     assert unchanged.task == task
 
 

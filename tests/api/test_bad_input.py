@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
 from drive.v1 import task_enums_pb2 as enums
 from drive.v1 import tasks_pb2
-
 from tests.api.test_tasks import create, expect_error
 from tests.conftest import Client
 
@@ -31,7 +31,9 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 async def test_create_rejects(client: Client, fields: dict[str, object], reason: str) -> None:
     fields = {"name": "job", "type": enums.TaskType.TASK_TYPE_CUSTOM, **fields}
     await expect_error(
-        client.tasks.CreateTask(tasks_pb2.CreateTaskRequest(**fields), metadata=client.metadata), INVALID, reason
+        client.tasks.CreateTask(tasks_pb2.CreateTaskRequest(**fields), metadata=client.metadata),
+        INVALID,
+        reason,
     )
     listed = await client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=client.metadata)
     assert listed.total == 0
@@ -47,8 +49,12 @@ async def test_create_rejects_past_deadline(client: Client) -> None:
 async def test_progress_out_of_range(client: Client, progress: float) -> None:
     task = await create(client)
     request = tasks_pb2.UpdateTaskProgressRequest(task_id=task.task_id, progress=progress)
-    await expect_error(client.tasks.UpdateTaskProgress(request, metadata=client.metadata), INVALID, "INVALID_PROGRESS")
-    after = await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task.task_id), metadata=client.metadata)
+    await expect_error(
+        client.tasks.UpdateTaskProgress(request, metadata=client.metadata), INVALID, "INVALID_PROGRESS"
+    )
+    after = await client.tasks.GetTask(
+        tasks_pb2.GetTaskRequest(task_id=task.task_id), metadata=client.metadata
+    )
     assert (after.task.progress, after.task.status) == (0.0, enums.TaskStatus.TASK_STATUS_PENDING)
 
 
@@ -65,7 +71,9 @@ async def test_progress_out_of_range(client: Client, progress: float) -> None:
 )
 async def test_list_rejects(client: Client, fields: dict[str, object], reason: str) -> None:
     await expect_error(
-        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(**fields), metadata=client.metadata), INVALID, reason
+        client.tasks.ListTasks(tasks_pb2.ListTasksRequest(**fields), metadata=client.metadata),
+        INVALID,
+        reason,
     )
 
 
@@ -86,4 +94,6 @@ async def test_unknown_task_id_is_not_found(client: Client, task_id: str) -> Non
 async def test_oversized_parameters(client: Client) -> None:
     request = tasks_pb2.CreateTaskRequest(name="job", type=enums.TaskType.TASK_TYPE_CUSTOM)
     request.parameters.update({"blob": "x" * 70_000})
-    await expect_error(client.tasks.CreateTask(request, metadata=client.metadata), INVALID, "STRUCT_TOO_LARGE")
+    await expect_error(
+        client.tasks.CreateTask(request, metadata=client.metadata), INVALID, "STRUCT_TOO_LARGE"
+    )

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from drive.v1 import task_enums_pb2 as enums
-from drive.v1 import tasks_pb2, tasks_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from drive.v1 import task_enums_pb2 as enums
+from drive.v1 import tasks_pb2, tasks_pb2_grpc
 from drive_service.app import App
 from tests.support import auth, new_account, postgres_database, running_app, settings_for, token_for
 
@@ -45,7 +45,6 @@ async def test_health_serving_overall_and_per_service(server: App, channel: grpc
 
 async def test_uploads_answer_unimplemented_with_reason(server: App, channel: grpc.aio.Channel) -> None:
     from drive.v1 import uploads_pb2, uploads_pb2_grpc
-
     from tests.support import error_reason
 
     stub = uploads_pb2_grpc.UploadServiceStub(channel)
@@ -73,15 +72,20 @@ async def test_restart_keeps_every_task(tmp_path: Path, backend_name: str) -> No
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
                 stub = tasks_pb2_grpc.TaskServiceStub(channel)
                 for index in range(3):
-                    request = tasks_pb2.CreateTaskRequest(name=f"t{index}", type=enums.TaskType.TASK_TYPE_CUSTOM)
+                    request = tasks_pb2.CreateTaskRequest(
+                        name=f"t{index}", type=enums.TaskType.TASK_TYPE_CUSTOM
+                    )
                     created.append((await stub.CreateTask(request, metadata=metadata)).task)
                 await stub.UpdateTaskProgress(
-                    tasks_pb2.UpdateTaskProgressRequest(task_id=created[0].task_id, progress=40), metadata=metadata
+                    tasks_pb2.UpdateTaskProgressRequest(task_id=created[0].task_id, progress=40),
+                    metadata=metadata,
                 )
         async with running_app(settings) as app:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
                 stub = tasks_pb2_grpc.TaskServiceStub(channel)
-                listed = await stub.ListTasks(tasks_pb2.ListTasksRequest(sort_by="name", sort_descending=False), metadata=metadata)
+                listed = await stub.ListTasks(
+                    tasks_pb2.ListTasksRequest(sort_by="name", sort_descending=False), metadata=metadata
+                )
         assert [task.task_id for task in listed.tasks] == [task.task_id for task in created]
         assert listed.tasks[0].progress == 40.0
 

@@ -6,10 +6,10 @@ import asyncio
 
 import grpc
 import pytest
-from drive.v1 import task_enums_pb2 as enums
-from drive.v1 import stats_pb2, tasks_pb2
 from google.protobuf import duration_pb2, struct_pb2
 
+from drive.v1 import stats_pb2, tasks_pb2
+from drive.v1 import task_enums_pb2 as enums
 from tests.conftest import Client
 from tests.support import error_reason
 
@@ -54,7 +54,9 @@ async def test_create_and_get(client: Client) -> None:
     assert task.account_id == client.account_id
     assert (task.priority, task.progress, task.estimated_duration_seconds) == (70, 0.0, 120)
     assert dict(task.parameters)["compressionLevel"] == 9
-    fetched = (await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task.task_id), metadata=client.metadata)).task
+    fetched = (
+        await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task.task_id), metadata=client.metadata)
+    ).task
     assert fetched == task
 
 
@@ -62,7 +64,11 @@ async def test_lifecycle_progress_complete(client: Client) -> None:
     task = await create(client)
     request = tasks_pb2.UpdateTaskProgressRequest(task_id=task.task_id, progress=42.5, status_message="half")
     updated = (await client.tasks.UpdateTaskProgress(request, metadata=client.metadata)).task
-    assert (updated.status, updated.progress, updated.status_message) == (S.TASK_STATUS_IN_PROGRESS, 42.5, "half")
+    assert (updated.status, updated.progress, updated.status_message) == (
+        S.TASK_STATUS_IN_PROGRESS,
+        42.5,
+        "half",
+    )
     assert updated.HasField("started_at")
     done = (
         await client.tasks.CompleteTask(
@@ -79,7 +85,8 @@ async def test_fail_records_message(client: Client) -> None:
     task = await create(client)
     failed = (
         await client.tasks.FailTask(
-            tasks_pb2.FailTaskRequest(task_id=task.task_id, error_message="disk on fire"), metadata=client.metadata
+            tasks_pb2.FailTaskRequest(task_id=task.task_id, error_message="disk on fire"),
+            metadata=client.metadata,
         )
     ).task
     assert (failed.status, failed.error_message) == (S.TASK_STATUS_FAILED, "disk on fire")
@@ -89,7 +96,9 @@ async def test_pause_resume_cancel(client: Client) -> None:
     task = await create(client)
     ident = task.task_id
     md = client.metadata
-    await client.tasks.UpdateTaskProgress(tasks_pb2.UpdateTaskProgressRequest(task_id=ident, progress=1), metadata=md)
+    await client.tasks.UpdateTaskProgress(
+        tasks_pb2.UpdateTaskProgressRequest(task_id=ident, progress=1), metadata=md
+    )
     paused = (await client.tasks.PauseTask(tasks_pb2.PauseTaskRequest(task_id=ident), metadata=md)).task
     assert paused.status == S.TASK_STATUS_PAUSED
     resumed = (await client.tasks.ResumeTask(tasks_pb2.ResumeTaskRequest(task_id=ident), metadata=md)).task
@@ -105,7 +114,9 @@ async def _to_status(client: Client, status: int) -> str:
     if status == S.TASK_STATUS_PENDING:
         return ident
     if status in (S.TASK_STATUS_IN_PROGRESS, S.TASK_STATUS_PAUSED):
-        await stub.UpdateTaskProgress(tasks_pb2.UpdateTaskProgressRequest(task_id=ident, progress=10), metadata=md)
+        await stub.UpdateTaskProgress(
+            tasks_pb2.UpdateTaskProgressRequest(task_id=ident, progress=10), metadata=md
+        )
         if status == S.TASK_STATUS_PAUSED:
             await stub.PauseTask(tasks_pb2.PauseTaskRequest(task_id=ident), metadata=md)
     elif status == S.TASK_STATUS_COMPLETED:
@@ -121,11 +132,17 @@ ACTIONS = {
     "progress": lambda stub, ident, md: stub.UpdateTaskProgress(
         tasks_pb2.UpdateTaskProgressRequest(task_id=ident, progress=50), metadata=md
     ),
-    "complete": lambda stub, ident, md: stub.CompleteTask(tasks_pb2.CompleteTaskRequest(task_id=ident), metadata=md),
+    "complete": lambda stub, ident, md: stub.CompleteTask(
+        tasks_pb2.CompleteTaskRequest(task_id=ident), metadata=md
+    ),
     "fail": lambda stub, ident, md: stub.FailTask(tasks_pb2.FailTaskRequest(task_id=ident), metadata=md),
     "pause": lambda stub, ident, md: stub.PauseTask(tasks_pb2.PauseTaskRequest(task_id=ident), metadata=md),
-    "resume": lambda stub, ident, md: stub.ResumeTask(tasks_pb2.ResumeTaskRequest(task_id=ident), metadata=md),
-    "cancel": lambda stub, ident, md: stub.CancelTask(tasks_pb2.CancelTaskRequest(task_id=ident), metadata=md),
+    "resume": lambda stub, ident, md: stub.ResumeTask(
+        tasks_pb2.ResumeTaskRequest(task_id=ident), metadata=md
+    ),
+    "cancel": lambda stub, ident, md: stub.CancelTask(
+        tasks_pb2.CancelTaskRequest(task_id=ident), metadata=md
+    ),
 }
 _ACTIVE = {S.TASK_STATUS_PENDING, S.TASK_STATUS_IN_PROGRESS}
 LEGAL = {
@@ -151,10 +168,14 @@ ILLEGAL = [(status, action) for status in STATUSES for action in ACTIONS if stat
 async def test_illegal_transition(client: Client, status: int, action: str) -> None:
     ident = await _to_status(client, status)
     metadata = await expect_error(
-        ACTIONS[action](client.tasks, ident, client.metadata), grpc.StatusCode.FAILED_PRECONDITION, "INVALID_TASK_STATE"
+        ACTIONS[action](client.tasks, ident, client.metadata),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INVALID_TASK_STATE",
     )
     assert metadata["task_id"] == ident
-    after = (await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=ident), metadata=client.metadata)).task
+    after = (
+        await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=ident), metadata=client.metadata)
+    ).task
     assert after.status == status
 
 
@@ -164,7 +185,8 @@ async def test_list_filters_sorts_pages_and_total(client: Client) -> None:
         await create(client, f"custom-{index}", priority=index * 10)
     await create(client, "mover", type=T.TASK_TYPE_FILE_MOVE)
     call = client.tasks.ListTasks(
-        tasks_pb2.ListTasksRequest(type=T.TASK_TYPE_CUSTOM, sort_by="priority", limit=2, offset=1), metadata=md
+        tasks_pb2.ListTasksRequest(type=T.TASK_TYPE_CUSTOM, sort_by="priority", limit=2, offset=1),
+        metadata=md,
     )
     response = await call
     assert response.total == 5
@@ -182,7 +204,9 @@ async def test_list_filters_sorts_pages_and_total(client: Client) -> None:
     assert by_status.total == 0
 
 
-@pytest.mark.parametrize("key", ["name", "type", "status", "priority", "created", "updated", "lastActivity", "createdAt"])
+@pytest.mark.parametrize(
+    "key", ["name", "type", "status", "priority", "created", "updated", "lastActivity", "createdAt"]
+)
 async def test_every_sort_key_is_accepted(client: Client, key: str) -> None:
     await create(client)
     response = await client.tasks.ListTasks(tasks_pb2.ListTasksRequest(sort_by=key), metadata=client.metadata)
@@ -217,7 +241,9 @@ async def test_wait_returns_when_terminal(client: Client) -> None:
     )
     await asyncio.sleep(0.2)
     assert not waiting.done()
-    await client.tasks.CompleteTask(tasks_pb2.CompleteTaskRequest(task_id=task.task_id), metadata=client.metadata)
+    await client.tasks.CompleteTask(
+        tasks_pb2.CompleteTaskRequest(task_id=task.task_id), metadata=client.metadata
+    )
     response = await asyncio.wait_for(waiting, 10)
     assert (response.timed_out, response.task.status) == (False, S.TASK_STATUS_COMPLETED)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from drive.v1 import events_pb2, tasks_pb2
-from drive.v1 import task_enums_pb2 as enums
 from google.protobuf import json_format
 
+from drive.v1 import events_pb2, tasks_pb2
+from drive.v1 import task_enums_pb2 as enums
 from tests.api.test_tasks import create
 from tests.conftest import Client
 
@@ -39,7 +39,12 @@ async def test_created_progress_completed_in_order(client: Client) -> None:
     await client.tasks.CompleteTask(tasks_pb2.CompleteTaskRequest(task_id=task.task_id), metadata=md)
     events = await read(stream, 4)
     stream.cancel()  # type: ignore[attr-defined]
-    assert [event.type for event in events] == ["task.created", "task.progress", "task.progress", "task.completed"]
+    assert [event.type for event in events] == [
+        "task.created",
+        "task.progress",
+        "task.progress",
+        "task.completed",
+    ]
     assert [event.sequence for event in events] == sorted(event.sequence for event in events)
     assert len({event.sequence for event in events}) == 4
     progress = json_format.MessageToDict(events[1].data)
@@ -53,7 +58,12 @@ async def test_created_progress_completed_in_order(client: Client) -> None:
     }
     assert progress["lastActivity"].endswith("Z")
     assert json_format.MessageToDict(events[3].data)["results"] == {}
-    assert set(json.loads(json_format.MessageToJson(events[0].data))) == {"taskId", "name", "type", "createdAt"}
+    assert set(json.loads(json_format.MessageToJson(events[0].data))) == {
+        "taskId",
+        "name",
+        "type",
+        "createdAt",
+    }
 
 
 async def test_only_the_callers_events(client: Client, other: Client) -> None:
@@ -73,7 +83,9 @@ async def test_filters_by_task_and_type(client: Client) -> None:
     await asyncio.sleep(0.1)
     await create(client, "noise")
     mover = await create(client, "mover", type=enums.TaskType.TASK_TYPE_FILE_MOVE)
-    await client.tasks.CancelTask(tasks_pb2.CancelTaskRequest(task_id=watched.task_id), metadata=client.metadata)
+    await client.tasks.CancelTask(
+        tasks_pb2.CancelTaskRequest(task_id=watched.task_id), metadata=client.metadata
+    )
     (event,) = await read(stream, 1)
     (typed_event,) = await read(typed, 1)
     stream.cancel()  # type: ignore[attr-defined]
