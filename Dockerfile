@@ -7,7 +7,7 @@ ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY drive_service ./drive_service
 COPY generated ./generated
-RUN pip install --no-cache-dir . grpcio-health-checking
+RUN pip install --no-cache-dir .
 
 # Runtime stage: only the virtual environment, run as an unprivileged user.
 FROM python:3.11-slim

@@ -1,0 +1,77 @@
+"""Settings from the environment: defaults, seed variables, and one clear error per bad value."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drive_service.config import ConfigError, Settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'drive.db'}"
+    assert settings.listen == "127.0.0.1:50051"
+    assert (settings.default_chunk_size, settings.max_chunk_size) == (5 * 2**20, 16 * 2**20)
+    assert settings.redis_url is None
+    assert settings.log_levels == {"": logging.INFO}
+    # The embedded secret is created once and reused, so tokens survive restarts.
+    assert settings.jwt.secret == Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path)}).jwt.secret
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_seed_variables_and_log_pairs(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "DRIVE_DATA_DIR": str(tmp_path),
+            "UPLOAD_DEFAULT_CHUNK_SIZE": "1048576",
+            "UPLOAD_MAX_CHUNK_SIZE": "8388608",
+            "UPLOAD_STALE_THRESHOLD_HOURS": "2",
+            "LOG_LEVEL": "WARNING, DysonNetwork.Drive.Storage:Debug",
+            "DATABASE_URL": "postgresql://u@h/db",
+        }
+    )
+    assert (settings.default_chunk_size, settings.max_chunk_size) == (2**20, 8 * 2**20)
+    assert settings.stale_threshold_hours == 2
+    assert settings.log_levels == {"": logging.WARNING, "DysonNetwork.Drive.Storage": logging.DEBUG}
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"UPLOAD_MAX_CHUNK_SIZE": "lots"}, "UPLOAD_MAX_CHUNK_SIZE"),
+        ({"UPLOAD_MAX_CHUNK_SIZE": "1024"}, "UPLOAD_MAX_CHUNK_SIZE"),
+        ({"UPLOAD_DEFAULT_CHUNK_SIZE": "99999999"}, "UPLOAD_DEFAULT_CHUNK_SIZE"),
+        ({"UPLOAD_STALE_THRESHOLD_HOURS": "-1"}, "UPLOAD_STALE_THRESHOLD_HOURS"),
+        ({"DRIVE_LISTEN": "nowhere"}, "DRIVE_LISTEN"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"LOG_LEVEL": "app:LOUD"}, "LOG_LEVEL"),
+        ({"DRIVE_JWT_PUBLIC_KEY": "/no/such/key.pem"}, "DRIVE_JWT_PUBLIC_KEY"),
+        ({"DRIVE_JWT_ALGORITHMS": "none"}, "DRIVE_JWT_ALGORITHMS"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path), **env})
+    assert caught.value.variable == variable
+
+
+def test_serve_refuses_bad_configuration_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "drive_service", "serve"],
+        env={"DRIVE_DATA_DIR": str(tmp_path), "UPLOAD_MAX_CHUNK_SIZE": "huge", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "UPLOAD_MAX_CHUNK_SIZE" in lines[0]
