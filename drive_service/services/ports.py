@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from drive_service.domain.events import Event, RecordedEvent
+from drive_service.domain.files import Bundle, StoredFile, Usage
 from drive_service.domain.tasks import Task, TaskStats, TaskStatus
 from drive_service.domain.validation import TaskQuery
+
+#: Deletes the bytes of a blob that no file references any more: (pool_id, key).
+BlobRelease = Callable[[str, str], Awaitable[None]]
 
 #: A pure change of a locked task: the updated task and the events describing the change.
 TaskChange = Callable[[Task], tuple[Task, Sequence[Event]]]
@@ -57,3 +61,54 @@ class EventLog(Protocol):
 
     async def last_sequence(self, account_id: str) -> int:
         """The newest sequence handed out to the account (0 when none)."""
+
+
+class FileStore(Protocol):
+    """Files, bundles, blob references and quotas of accounts."""
+
+    async def get_file(self, account_id: str, file_id: str) -> StoredFile | None:
+        """The caller's file, or None when unknown or another account's."""
+
+    async def find_file(self, account_id: str, sha256: str, size: int, now: datetime) -> StoredFile | None:
+        """The caller's live, unencrypted file with this content (for dedup), or None."""
+
+    async def list_files(
+        self, account_id: str, pool_id: str | None, bundle_id: str | None, offset: int, limit: int
+    ) -> tuple[list[StoredFile], int]:
+        """A page of the caller's files (newest first) and the total matching the filters."""
+
+    async def delete_file(self, account_id: str, file_id: str, release: BlobRelease) -> StoredFile:
+        """Delete the caller's file and drop its blob reference.
+
+        A blob whose count reaches 0 loses its row, and ``release(pool_id, key)`` deletes its
+        bytes inside the same transaction, while the row lock keeps a concurrent upload of the
+        same content waiting (it then stores the bytes anew).
+
+        Raises:
+            NotFound: FILE_NOT_FOUND.
+        """
+
+    async def expired_files(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(account_id, file_id) of files whose expiry has passed (own or their bundle's)."""
+
+    async def usage(self, account_id: str, multipliers: dict[str, float], default_quota: int) -> Usage:
+        """Weighted stored bytes, bytes reserved by in-flight uploads, and the account's quota."""
+
+    async def set_quota(self, account_id: str, quota_bytes: int | None) -> None:
+        """Override the account's quota (None removes the override)."""
+
+    async def create_bundle(self, bundle: Bundle) -> None:
+        """Store a new bundle."""
+
+    async def get_bundle(self, account_id: str, bundle_id: str) -> Bundle | None:
+        """The caller's bundle, or None."""
+
+    async def list_bundles(self, account_id: str, offset: int, limit: int) -> tuple[list[Bundle], int]:
+        """A page of the caller's bundles and their total."""
+
+    async def delete_bundle(self, account_id: str, bundle_id: str) -> None:
+        """Delete the caller's bundle; its files stay and lose their bundle_id.
+
+        Raises:
+            NotFound: BUNDLE_NOT_FOUND.
+        """

@@ -8,13 +8,17 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
+    LargeBinary,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -98,4 +102,103 @@ account_sequences = Table(
     metadata,
     Column("account_id", String(36), primary_key=True),
     Column("last_sequence", BigInteger, nullable=False),
+)
+
+
+#: Upload-specific columns of a FileUpload task (one row per upload task).
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("chunk_size", BigInteger, nullable=False),
+    Column("chunks_count", Integer, nullable=False),
+    Column("chunks_uploaded", Integer, nullable=False),
+    Column("bytes_uploaded", BigInteger, nullable=False),
+    Column("pool_id", String(36), nullable=False),
+    Column("bundle_id", String(32)),
+    Column("hash", String(64), nullable=False),
+    Column("encrypted", Boolean, nullable=False),
+    #: The file key, derived from the password and wrapped with the server's master key.
+    Column("wrapped_key", LargeBinary),
+    Column("key_salt", LargeBinary),
+    Column("file_expired_at", UtcDateTime),
+    Column("file_id", String(32)),
+    #: Holder and start time of an in-flight completion (one completer at a time).
+    Column("completion_token", String(32)),
+    Column("completion_started_at", UtcDateTime),
+    Index("ix_uploads_account_hash", "account_id", "hash"),
+)
+
+#: One row per stored chunk: the receipt that makes a chunk exist.
+chunk_receipts = Table(
+    "chunk_receipts",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False),
+    Column("chunk_index", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("crc32c", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("task_id", "chunk_index", name="pk_chunk_receipts"),
+)
+
+#: Stored bytes, shared by every file with the same content in a pool: the key is the SHA-256
+#: of plain content, or a random key for encrypted content (unique per file by its salt).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("pool_id", String(36), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("refcount", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("pool_id", "key", name="pk_blobs"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("mime_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("pool_id", String(36), nullable=False),
+    Column("blob_key", String(64), nullable=False),
+    Column("stored_size", BigInteger, nullable=False),
+    Column("bundle_id", String(32)),
+    Column("encrypted", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Column("expired_at", UtcDateTime),
+    Index("ix_files_account_hash_size", "account_id", "hash", "size"),
+    Index("ix_files_account_created", "account_id", "created_at"),
+    Index("ix_files_expired_at", "expired_at"),
+)
+
+bundles = Table(
+    "bundles",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("expired_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_bundles_account", "account_id"),
+)
+
+#: Per-account quota overrides; accounts without a row get DRIVE_DEFAULT_QUOTA_BYTES.
+quotas = Table(
+    "quotas",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("quota_bytes", BigInteger, nullable=False),
 )

@@ -1,0 +1,97 @@
+"""Storage pools and their policy: who may upload what, how big, with or without encryption."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from drive_service.errors import PermissionDenied
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPolicy:
+    """Upload rules of a pool; ``max_file_size`` 0 means unlimited, empty ``accept_types`` all."""
+
+    max_file_size: int = 0
+    accept_types: tuple[str, ...] = ()
+    allow_encryption: bool = True
+    require_privilege: int = 0
+    public_usable: bool = True
+    hidden: bool = False
+    default_expiry: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """A place where blobs are stored, with its policy and billing weight."""
+
+    id: str
+    name: str
+    description: str
+    root: Path
+    policy: PoolPolicy
+    cost_multiplier: float = 1.0
+    owner_account_id: str | None = None
+
+    def usable_by(self, account_id: str, tier: int) -> bool:
+        """Whether the account may upload here (ownership or public use, and enough privilege)."""
+        allowed = self.policy.public_usable or self.owner_account_id == account_id
+        return allowed and tier >= self.policy.require_privilege
+
+    def visible_to(self, account_id: str, tier: int) -> bool:
+        """Whether ListPools shows the pool to the account (hidden pools only to their owner)."""
+        if self.policy.hidden and self.owner_account_id != account_id:
+            return False
+        return self.usable_by(account_id, tier)
+
+    def check_upload(self, *, account_id: str, tier: int, size: int, content_type: str, encrypted: bool) -> None:
+        """Apply the policy to an upload, in the order of DESIGN §4.
+
+        Raises:
+            PermissionDenied: reasons POOL_NOT_USABLE, INSUFFICIENT_PRIVILEGE, ENCRYPTION_NOT_ALLOWED,
+                CONTENT_TYPE_NOT_ALLOWED or FILE_TOO_LARGE.
+        """
+        if not (self.policy.public_usable or self.owner_account_id == account_id):
+            raise PermissionDenied(
+                f"Pool {self.id} is not available to this account.", reason="POOL_NOT_USABLE", pool_id=self.id
+            )
+        if tier < self.policy.require_privilege:
+            raise PermissionDenied(
+                f"Pool {self.id} requires privilege tier {self.policy.require_privilege}; yours is {tier}.",
+                reason="INSUFFICIENT_PRIVILEGE",
+                pool_id=self.id,
+                required_tier=self.policy.require_privilege,
+                tier=tier,
+            )
+        if encrypted and not self.policy.allow_encryption:
+            raise PermissionDenied(
+                "File encryption is not allowed in this pool.", reason="ENCRYPTION_NOT_ALLOWED", pool_id=self.id
+            )
+        if not accepts(self.policy.accept_types, content_type):
+            raise PermissionDenied(
+                f"Content type {content_type} is not allowed by the pool's policy.",
+                reason="CONTENT_TYPE_NOT_ALLOWED",
+                pool_id=self.id,
+                content_type=content_type,
+            )
+        if self.policy.max_file_size and size > self.policy.max_file_size:
+            raise PermissionDenied(
+                f"The file is {size} bytes; the pool accepts at most {self.policy.max_file_size}.",
+                reason="FILE_TOO_LARGE",
+                pool_id=self.id,
+                size=size,
+                max_file_size=self.policy.max_file_size,
+            )
+
+
+def accepts(patterns: tuple[str, ...], content_type: str) -> bool:
+    """Match a content type against ``*/*``, ``type/*`` and exact patterns (case-insensitive)."""
+    if not patterns:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    major = kind.split("/", 1)[0]
+    for pattern in (p.strip().lower() for p in patterns):
+        if pattern in ("*", "*/*", kind) or (pattern.endswith("/*") and pattern[:-2] == major):
+            return True
+    return False

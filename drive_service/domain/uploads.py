@@ -1,0 +1,151 @@
+"""Upload rules without I/O: request checks, chunk arithmetic, progress, speed and ETA."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from drive_service.errors import InvalidArgument
+
+MIN_CHUNK_SIZE = 256 * 1024
+MAX_FILE_NAME = 255
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;.*)?", re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    """What a caller declared when creating an upload (unchecked)."""
+
+    file_name: str
+    file_size: int
+    content_type: str
+    hash: str
+    chunk_size: int
+    pool_id: str
+    bundle_id: str
+    encrypt_password: str
+    expired_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """How a file of ``file_size`` bytes is cut into ``chunks_count`` chunks of ``chunk_size``."""
+
+    file_size: int
+    chunk_size: int
+
+    @property
+    def chunks_count(self) -> int:
+        """ceil(file_size / chunk_size)."""
+        return math.ceil(self.file_size / self.chunk_size)
+
+    def expected_length(self, index: int) -> int:
+        """Bytes chunk ``index`` must hold: chunk_size, or the remainder for the last one.
+
+        Raises:
+            InvalidArgument: INVALID_CHUNK_INDEX when the index is outside [0, chunks_count).
+        """
+        if not 0 <= index < self.chunks_count:
+            raise InvalidArgument(
+                f"Chunk index {index} is outside 0..{self.chunks_count - 1}.",
+                reason="INVALID_CHUNK_INDEX",
+                field="chunk_index",
+                chunk_index=index,
+                chunks_count=self.chunks_count,
+            )
+        if index < self.chunks_count - 1:
+            return self.chunk_size
+        return self.file_size - self.chunk_size * (self.chunks_count - 1)
+
+    def offset(self, index: int) -> int:
+        """Byte offset of chunk ``index`` in the file."""
+        return index * self.chunk_size
+
+
+def file_name(value: str) -> str:
+    """The base name (path parts stripped), 1..255 characters, no control characters."""
+    base = re.split(r"[\\/]", value)[-1].strip()
+    if base in {".", ".."}:
+        base = ""
+    if not base or len(base) > MAX_FILE_NAME or any(unicodedata.category(ch)[0] == "C" for ch in base):
+        raise InvalidArgument(
+            f"The file name must be 1 to {MAX_FILE_NAME} printable characters.",
+            reason="INVALID_FILE_NAME",
+            field="file_name",
+        )
+    return base
+
+
+def file_size(value: int) -> int:
+    """A positive size in bytes."""
+    if value <= 0:
+        raise InvalidArgument(
+            "The file size must be greater than 0.", reason="INVALID_FILE_SIZE", field="file_size", file_size=value
+        )
+    return value
+
+
+def content_type(value: str) -> str:
+    """A ``type/subtype`` content type, optionally with parameters."""
+    value = value.strip()
+    if len(value) > 255 or not _CONTENT_TYPE.fullmatch(value):
+        raise InvalidArgument(
+            "The content type must look like type/subtype.", reason="INVALID_CONTENT_TYPE", field="content_type"
+        )
+    return value
+
+
+def sha256_hex(value: str) -> str:
+    """A lowercase 64-character hex SHA-256."""
+    value = value.strip().lower()
+    if not _SHA256.fullmatch(value):
+        raise InvalidArgument(
+            "The hash must be the SHA-256 of the file as 64 hex characters.", reason="INVALID_HASH", field="hash"
+        )
+    return value
+
+
+def chunk_plan(size: int, requested: int, *, default: int, maximum: int) -> ChunkPlan:
+    """Choose the chunk size: requested (0 = default) within [256 KiB, maximum], or one whole chunk.
+
+    Raises:
+        InvalidArgument: INVALID_CHUNK_SIZE for a negative, too small or too large chunk size.
+    """
+    chunk = requested or default
+    if requested < 0 or chunk > maximum or (chunk < MIN_CHUNK_SIZE and chunk < size):
+        raise InvalidArgument(
+            f"The chunk size must be between {MIN_CHUNK_SIZE} and {maximum} bytes "
+            "(or at least the file size).",
+            reason="INVALID_CHUNK_SIZE",
+            field="chunk_size",
+            chunk_size=requested,
+            max_chunk_size=maximum,
+        )
+    return ChunkPlan(size, min(chunk, size) if chunk >= size else chunk)
+
+
+def progress(chunks_uploaded: int, chunks_count: int) -> float:
+    """chunks_uploaded / chunks_count × 100."""
+    return 100.0 * chunks_uploaded / chunks_count if chunks_count else 0.0
+
+
+def human_speed(bytes_per_second: float) -> str:
+    """The seed's speed text: "N B/s", "N KB/s" or "N.N MB/s"."""
+    if bytes_per_second < 1024:
+        return f"{bytes_per_second:.0f} B/s"
+    if bytes_per_second < 1024 * 1024:
+        return f"{bytes_per_second / 1024:.0f} KB/s"
+    return f"{bytes_per_second / (1024 * 1024):.1f} MB/s"
+
+
+def human_duration(seconds: float) -> str:
+    """The seed's ETA text: "N seconds", "N minutes" or "N.N hours"."""
+    if seconds < 60:
+        return f"{seconds:.0f} seconds"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
