@@ -17,14 +17,19 @@ from drive_service import logs
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.services import SERVICE_NAMES, register_servicers
 from drive_service.config import Settings
+from drive_service.pools import load_pools
 from drive_service.services.events import EventHub, EventWatcher
 from drive_service.services.health import HealthChecker
 from drive_service.services.tasks import TaskManager
 from drive_service.services.tokens import TokenVerifier
+from drive_service.services.uploads import UploadLimits, UploadManager
 from drive_service.storage import migrations, probes
+from drive_service.storage.blobs import LocalBlobStore
 from drive_service.storage.db import Database
+from drive_service.storage.files import SqlFileStore
 from drive_service.storage.outbox import SqlEventLog
 from drive_service.storage.tasks import SqlTaskStore
+from drive_service.storage.uploads import SqlUploadStore
 
 _log = logging.getLogger(__name__)
 _MIB = 1024 * 1024
@@ -38,13 +43,36 @@ def utc_now() -> datetime:
 class App:
     """A running drive-service: database, managers, gRPC server and background loops."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+        blob_store: LocalBlobStore | None = None,
+    ) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
         store = SqlTaskStore(self.db)
         self.hub = EventHub()
         self.watcher = EventWatcher(self.hub, SqlEventLog(self.db))
         self.tasks = TaskManager(store, self.hub, self.watcher, clock)
+        self.pools = load_pools(settings.pools_file, settings.data_dir, settings.preferred_pool)
+        self.blobs = blob_store or LocalBlobStore(settings.uploads_path)
+        file_store = SqlFileStore(self.db)
+        self.uploads = UploadManager(
+            SqlUploadStore(self.db),
+            file_store,
+            self.pools,
+            self.blobs,
+            self.hub,
+            clock,
+            UploadLimits(
+                default_chunk_size=settings.default_chunk_size,
+                max_chunk_size=settings.max_chunk_size,
+                default_quota=settings.default_quota_bytes,
+                master_key=settings.master_key,
+                upload_events=settings.upload_events,
+            ),
+        )
         self.health_checker = HealthChecker(
             {
                 "database": self.db.ping,

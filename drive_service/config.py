@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,11 @@ class Settings:
     expiry_sweep_seconds: float
     shutdown_grace_seconds: float
     log_levels: dict[str, int]
+    pools_file: Path | None
+    default_quota_bytes: int
+    upload_events: bool
     jwt: JwtSettings = field(repr=False)
+    master_key: bytes = field(repr=False, default=b"")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,7 +86,11 @@ class Settings:
             expiry_sweep_seconds=reader.number("DRIVE_EXPIRY_SWEEP_SECONDS", 10),
             shutdown_grace_seconds=reader.number("DRIVE_SHUTDOWN_GRACE_SECONDS", 10),
             log_levels=reader.log_levels("LOG_LEVEL"),
+            pools_file=reader.existing_file("DRIVE_POOLS_FILE"),
+            default_quota_bytes=reader.integer("DRIVE_DEFAULT_QUOTA_BYTES", 10 * 1024 * MIB),
+            upload_events=reader.flag("DRIVE_UPLOAD_EVENTS", True),
             jwt=reader.jwt(data_dir),
+            master_key=reader.master_key(data_dir),
         )
 
 
@@ -122,6 +131,40 @@ class _Reader:
             raise ConfigError(name, f"must be greater than 0, got {raw}")
         return value
 
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+            raise ConfigError(name, f"must be true or false, got {raw!r}")
+        return raw in {"1", "true", "yes", "on"}
+
+    def existing_file(self, name: str) -> Path | None:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return None
+        path = Path(raw).resolve()
+        if not path.is_file():
+            raise ConfigError(name, f"no such file: {raw}")
+        return path
+
+    def master_key(self, data_dir: Path) -> bytes:
+        """``DRIVE_MASTER_KEY`` (32 bytes, base64) or the embedded key kept beside the database."""
+        raw = self._env.get("DRIVE_MASTER_KEY", "").strip()
+        if not raw:
+            return base64.b64decode(
+                _embedded_secret(
+                    data_dir, "master-key", lambda: base64.b64encode(secrets.token_bytes(32)).decode()
+                )
+            )
+        try:
+            key = base64.b64decode(raw, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError("DRIVE_MASTER_KEY", "must be 32 bytes encoded in base64")
+        return key
+
     def listen(self, name: str, default: str) -> str:
         value = self.text(name, default)
         host, _, port = value.rpartition(":")
@@ -159,7 +202,7 @@ class _Reader:
                 raise ConfigError("DRIVE_JWT_PUBLIC_KEY", "must be a PEM key or the path of one")
             key = path.read_text()
         if secret is None and key is None:
-            secret = _embedded_secret(data_dir)
+            secret = _embedded_secret(data_dir, "jwt-secret", lambda: secrets.token_urlsafe(48))
         default_algorithms = "RS256,ES256" if key else "HS256"
         algorithms = tuple(
             part.strip() for part in self.text("DRIVE_JWT_ALGORITHMS", default_algorithms).split(",")
@@ -176,13 +219,13 @@ class _Reader:
         )
 
 
-def _embedded_secret(data_dir: Path) -> str:
-    """The development HS256 secret kept beside the database, created once (mode 0600)."""
-    path = data_dir / "jwt-secret"
+def _embedded_secret(data_dir: Path, name: str, generate: Callable[[], str]) -> str:
+    """A secret kept beside the database, created once with mode 0600 (embedded default)."""
+    path = data_dir / name
     if path.is_file():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    secret = generate()
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first

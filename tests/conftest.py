@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from drive.v1 import stats_pb2_grpc, tasks_pb2_grpc
+from drive.v1 import files_pb2_grpc, stats_pb2_grpc, tasks_pb2_grpc, uploads_pb2_grpc
 from drive_service.app import App
 from tests.support import PG_ENV, auth, new_account, postgres_database, running_app, settings_for, token_for
 
@@ -52,6 +52,8 @@ class Client:
     metadata: tuple[tuple[str, str], ...]
     tasks: tasks_pb2_grpc.TaskServiceStub
     stats: stats_pb2_grpc.StatsServiceStub
+    uploads: uploads_pb2_grpc.UploadServiceStub
+    files: files_pb2_grpc.FileServiceStub
 
 
 def make_client(app: App, open_channel: grpc.aio.Channel) -> Client:
@@ -62,6 +64,8 @@ def make_client(app: App, open_channel: grpc.aio.Channel) -> Client:
         metadata=auth(token_for(app.settings, account)),
         tasks=tasks_pb2_grpc.TaskServiceStub(open_channel),
         stats=stats_pb2_grpc.StatsServiceStub(open_channel),
+        uploads=uploads_pb2_grpc.UploadServiceStub(open_channel),
+        files=files_pb2_grpc.FileServiceStub(open_channel),
     )
 
 

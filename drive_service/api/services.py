@@ -19,6 +19,7 @@ from drive.v1 import (
 from drive_service.api.stats import StatsServicer
 from drive_service.api.tasks import TaskServicer
 from drive_service.api.unimplemented import unimplemented_servicer
+from drive_service.api.uploads import UploadServicer
 
 if TYPE_CHECKING:
     from drive_service.app import App
@@ -36,10 +37,10 @@ SERVICE_NAMES = tuple(descriptor.full_name for descriptor in _DESCRIPTORS)
 def register_servicers(server: grpc.aio.Server, app: App) -> None:
     """Add the servicers of ``app``'s managers to ``server``."""
     tasks_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(app.tasks, app.watcher), server)
-    stats_pb2_grpc.add_StatsServiceServicer_to_server(StatsServicer(app.tasks, app.health_checker), server)
-    uploads_pb2_grpc.add_UploadServiceServicer_to_server(
-        unimplemented_servicer(uploads_pb2_grpc.UploadServiceServicer, _DESCRIPTORS[0]), server
+    stats_pb2_grpc.add_StatsServiceServicer_to_server(
+        StatsServicer(app.tasks, app.uploads, app.health_checker), server
     )
+    uploads_pb2_grpc.add_UploadServiceServicer_to_server(UploadServicer(app.uploads), server)
     files_pb2_grpc.add_FileServiceServicer_to_server(
         unimplemented_servicer(files_pb2_grpc.FileServiceServicer, _DESCRIPTORS[3]), server
     )

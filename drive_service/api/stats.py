@@ -6,23 +6,47 @@ import grpc
 
 from drive.v1 import stats_pb2, stats_pb2_grpc
 from drive_service import __version__
+from drive_service.api import convert
 from drive_service.api.auth import current_caller
-from drive_service.errors import Unimplemented
+from drive_service.domain.tasks import TaskStatus
 from drive_service.services.health import HealthChecker
 from drive_service.services.tasks import TaskManager
+from drive_service.services.uploads import UploadManager
 
 
 class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
     """Per-account statistics and the public service health report."""
 
-    def __init__(self, tasks: TaskManager, health: HealthChecker) -> None:
+    def __init__(self, tasks: TaskManager, uploads: UploadManager, health: HealthChecker) -> None:
         self._tasks = tasks
+        self._uploads = uploads
         self._health = health
 
     async def GetUploadStats(
         self, request: stats_pb2.GetUploadStatsRequest, context: grpc.aio.ServicerContext
     ) -> stats_pb2.GetUploadStatsResponse:
-        raise Unimplemented("Upload statistics arrive with the uploads feature.")
+        stats, recent = await self._uploads.stats(current_caller().account_id)
+        counts = stats.by_status
+        return stats_pb2.GetUploadStatsResponse(
+            total_tasks=sum(counts.values()),
+            in_progress_tasks=counts.get(TaskStatus.IN_PROGRESS, 0),
+            completed_tasks=counts.get(TaskStatus.COMPLETED, 0),
+            failed_tasks=counts.get(TaskStatus.FAILED, 0),
+            expired_tasks=counts.get(TaskStatus.EXPIRED, 0),
+            cancelled_tasks=counts.get(TaskStatus.CANCELLED, 0),
+            total_uploaded_bytes=stats.uploaded_bytes,
+            average_progress=stats.average_progress,
+            recent_activity=[
+                stats_pb2.RecentUploadActivity(
+                    task_id=task.task_id,
+                    file_name=upload.file_name,
+                    status=convert.task_status_to_proto(task.status),
+                    last_activity=convert.timestamp(task.last_activity),
+                    progress=task.progress,
+                )
+                for task, upload in recent
+            ],
+        )
 
     async def GetTaskStats(
         self, request: stats_pb2.GetTaskStatsRequest, context: grpc.aio.ServicerContext

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from drive_service.domain.files import Upload
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
+from drive_service.domain.throttle import should_send_progress
 
 
 class EventType(enum.Enum):
@@ -101,3 +104,73 @@ def status_changed(task: Task, *, resumed: bool = False) -> Event:
     """``task.paused`` / ``task.resumed`` / ``task.cancelled`` / ``task.expired``."""
     kind = EventType.TASK_RESUMED if resumed else _STATUS_EVENTS[task.status]
     return _event(kind, task, {"status": task.status.value, "updatedAt": iso(task.updated_at)})
+
+
+def upload_progressed(task: Task, upload: Upload) -> Event:
+    """``upload.progress``: the seed's upload-specific progress packet."""
+    return Event(
+        EventType.UPLOAD_PROGRESS,
+        task.account_id,
+        task.task_id,
+        task.type,
+        {
+            "taskId": task.task_id,
+            "fileName": upload.file_name,
+            "fileSize": upload.file_size,
+            "chunksUploaded": upload.chunks_uploaded,
+            "chunksTotal": upload.chunks_count,
+            "progress": task.progress,
+            "status": task.status.value,
+            "lastActivity": iso(task.last_activity),
+        },
+    )
+
+
+def upload_completed(task: Task, upload: Upload, file_id: str) -> Event:
+    """``upload.completed``: taskId, fileId, fileName, fileSize, completedAt."""
+    return Event(
+        EventType.UPLOAD_COMPLETED,
+        task.account_id,
+        task.task_id,
+        task.type,
+        {
+            "taskId": task.task_id,
+            "fileId": file_id,
+            "fileName": upload.file_name,
+            "fileSize": upload.file_size,
+            "completedAt": iso(task.completed_at or task.updated_at),
+        },
+    )
+
+
+def upload_failed(task: Task, upload: Upload) -> Event:
+    """``upload.failed``: taskId, fileName, fileSize, failedAt, errorMessage."""
+    return Event(
+        EventType.UPLOAD_FAILED,
+        task.account_id,
+        task.task_id,
+        task.type,
+        {
+            "taskId": task.task_id,
+            "fileName": upload.file_name,
+            "fileSize": upload.file_size,
+            "failedAt": iso(task.completed_at or task.updated_at),
+            "errorMessage": task.error_message,
+        },
+    )
+
+
+def throttled_progress(task: Task, now: datetime) -> tuple[Task, list[Event]]:
+    """Attach ``task.progress`` when the throttle lets the task's new progress through.
+
+    The returned task remembers what was sent, so the next decision compares with it.
+    """
+    if not should_send_progress(
+        new_progress=task.progress,
+        last_sent_progress=task.notified_progress,
+        last_sent_at=task.notified_at,
+        now=now,
+    ):
+        return task, []
+    sent = dataclasses.replace(task, notified_progress=task.progress, notified_at=now)
+    return sent, [progressed(sent)]

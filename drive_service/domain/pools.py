@@ -45,7 +45,9 @@ class Pool:
             return False
         return self.usable_by(account_id, tier)
 
-    def check_upload(self, *, account_id: str, tier: int, size: int, content_type: str, encrypted: bool) -> None:
+    def check_upload(
+        self, *, account_id: str, tier: int, size: int, content_type: str, encrypted: bool
+    ) -> None:
         """Apply the policy to an upload, in the order of DESIGN §4.
 
         Raises:
@@ -66,7 +68,9 @@ class Pool:
             )
         if encrypted and not self.policy.allow_encryption:
             raise PermissionDenied(
-                "File encryption is not allowed in this pool.", reason="ENCRYPTION_NOT_ALLOWED", pool_id=self.id
+                "File encryption is not allowed in this pool.",
+                reason="ENCRYPTION_NOT_ALLOWED",
+                pool_id=self.id,
             )
         if not accepts(self.policy.accept_types, content_type):
             raise PermissionDenied(

@@ -84,7 +84,10 @@ def file_size(value: int) -> int:
     """A positive size in bytes."""
     if value <= 0:
         raise InvalidArgument(
-            "The file size must be greater than 0.", reason="INVALID_FILE_SIZE", field="file_size", file_size=value
+            "The file size must be greater than 0.",
+            reason="INVALID_FILE_SIZE",
+            field="file_size",
+            file_size=value,
         )
     return value
 
@@ -94,7 +97,9 @@ def content_type(value: str) -> str:
     value = value.strip()
     if len(value) > 255 or not _CONTENT_TYPE.fullmatch(value):
         raise InvalidArgument(
-            "The content type must look like type/subtype.", reason="INVALID_CONTENT_TYPE", field="content_type"
+            "The content type must look like type/subtype.",
+            reason="INVALID_CONTENT_TYPE",
+            field="content_type",
         )
     return value
 
@@ -104,7 +109,9 @@ def sha256_hex(value: str) -> str:
     value = value.strip().lower()
     if not _SHA256.fullmatch(value):
         raise InvalidArgument(
-            "The hash must be the SHA-256 of the file as 64 hex characters.", reason="INVALID_HASH", field="hash"
+            "The hash must be the SHA-256 of the file as 64 hex characters.",
+            reason="INVALID_HASH",
+            field="hash",
         )
     return value
 
@@ -129,7 +136,7 @@ def chunk_plan(size: int, requested: int, *, default: int, maximum: int) -> Chun
 
 
 def progress(chunks_uploaded: int, chunks_count: int) -> float:
-    """chunks_uploaded / chunks_count × 100."""
+    """chunks_uploaded / chunks_count * 100."""
     return 100.0 * chunks_uploaded / chunks_count if chunks_count else 0.0
 
 
@@ -149,3 +156,40 @@ def human_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} minutes"
     return f"{seconds / 3600:.1f} hours"
+
+
+#: Sort keys of ListUploadTasks, by every accepted spelling (lower case).
+UPLOAD_SORT_KEYS = {
+    "": "lastActivity",
+    "filename": "filename",
+    "filesize": "filesize",
+    "created": "created",
+    "createdat": "created",
+    "updated": "updated",
+    "updatedat": "updated",
+    "activity": "lastActivity",
+    "lastactivity": "lastActivity",
+}
+
+
+def upload_sort_key(value: str) -> str:
+    """The canonical upload sort key for ``value`` (case-insensitive)."""
+    key = UPLOAD_SORT_KEYS.get(value.strip().lower())
+    if key is None:
+        raise InvalidArgument(
+            f"Unknown sort key {value!r}; use filename, filesize, created, updated or lastActivity.",
+            reason="INVALID_SORT_KEY",
+            field="sort_by",
+            sort_by=value,
+        )
+    return key
+
+
+def recent_speed(activity: list[tuple[datetime, int]], now: datetime) -> float:
+    """Bytes per second over recent chunk receipts (time of first to now), 0 without data."""
+    if len(activity) < 2:
+        return 0.0
+    start = min(moment for moment, _ in activity)
+    elapsed = (now - start).total_seconds()
+    received = sum(size for _, size in activity)
+    return received / elapsed if elapsed > 0 else 0.0

@@ -12,7 +12,6 @@ from drive_service.domain import events as task_events
 from drive_service.domain.events import Event, RecordedEvent
 from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, next_status
-from drive_service.domain.throttle import should_send_progress
 from drive_service.domain.validation import NewTask, TaskQuery, deadline
 from drive_service.errors import InvalidTaskState, TaskNotFound
 from drive_service.services.events import EventHub, EventWatcher
@@ -90,7 +89,7 @@ class TaskManager:
                 updated_at=now,
                 last_activity=now,
             )
-            return self._with_progress_event(updated, now)
+            return task_events.throttled_progress(updated, now)
 
         return await self._change(account_id, task_id, change)
 
@@ -110,7 +109,7 @@ class TaskManager:
                 updated_at=now,
                 last_activity=now,
             )
-            progress_events = self._with_progress_event(updated, now)
+            progress_events = task_events.throttled_progress(updated, now)
             return progress_events[0], [*progress_events[1], task_events.completed(updated)]
 
         return await self._change(account_id, task_id, change)
@@ -207,16 +206,3 @@ class TaskManager:
         task, recorded = await self._store.change(account_id, task_id, change)
         self._hub.publish(recorded)
         return task
-
-    @staticmethod
-    def _with_progress_event(task: Task, now: datetime) -> tuple[Task, Sequence[Event]]:
-        """Attach a ``task.progress`` event when the throttle lets it through."""
-        if not should_send_progress(
-            new_progress=task.progress,
-            last_sent_progress=task.notified_progress,
-            last_sent_at=task.notified_at,
-            now=now,
-        ):
-            return task, []
-        sent = dataclasses.replace(task, notified_progress=task.progress, notified_at=now)
-        return sent, [task_events.progressed(sent)]

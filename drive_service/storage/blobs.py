@@ -45,16 +45,21 @@ class LocalBlobStore:
         return await _io(lambda: _hash_file(self.staging_file(task_id)))
 
     async def adopt_staging(self, task_id: str, pool_root: Path, key: str) -> bool:
-        """Move the staging file to the blob ``key`` of the pool; False when that blob existed."""
+        """Make the staging file the blob ``key`` of the pool; False when that blob existed.
+
+        The blob is a hard link to the staging file, so a completion whose transaction fails
+        can simply be retried: the staging file is still there.
+        """
 
         def adopt() -> bool:
             target = blob_path(pool_root, key)
             if target.exists():
+                os.utime(target)  # fresh again: the orphan collector leaves young blobs alone
                 return False
             target.parent.mkdir(parents=True, exist_ok=True)
             source = self.staging_file(task_id)
             try:
-                os.replace(source, target)
+                os.link(source, target)
             except OSError:  # another file system: copy durably, then swap in
                 temporary = target.with_name(f".{key}.{secrets.token_hex(4)}")
                 shutil.copyfile(source, temporary)

@@ -40,7 +40,7 @@ class SqlTaskStore:
 
     async def insert(self, task: Task, events: Sequence[Event]) -> list[RecordedEvent]:
         async with self._db.write() as conn:
-            await conn.execute(insert(tasks).values(**_row(task)))
+            await conn.execute(insert(tasks).values(**task_row(task)))
             return await outbox.record(conn, task.updated_at, events)
 
     async def get(self, account_id: str, task_id: str) -> Task | None:
@@ -56,7 +56,7 @@ class SqlTaskStore:
                 raise TaskNotFound(task_id)
             updated, events = change(current)
             if updated != current:
-                values = _row(updated)
+                values = task_row(updated)
                 del values["task_id"], values["account_id"]
                 await conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(**values))
             recorded = await outbox.record(conn, updated.updated_at, events) if events else []
@@ -71,7 +71,7 @@ class SqlTaskStore:
         async with self._db.read() as conn:
             rows = (await conn.execute(page)).mappings().all()
             total = (await conn.execute(count)).scalar_one()
-        return [_task(row) for row in rows], int(total)
+        return [task_from_row(row) for row in rows], int(total)
 
     async def delete_terminal(self, account_id: str, updated_before: datetime) -> int:
         statement = delete(tasks).where(
@@ -148,17 +148,17 @@ async def _select_one(conn: AsyncConnection, account_id: str, task_id: str, *, l
     if lock:
         query = query.with_for_update()
     row = (await conn.execute(query)).mappings().one_or_none()
-    return None if row is None else _task(row)
+    return None if row is None else task_from_row(row)
 
 
-def _row(task: Task) -> dict[str, Any]:
+def task_row(task: Task) -> dict[str, Any]:
     values = {name: getattr(task, name) for name in _FIELDS}
     values["type"] = task.type.value
     values["status"] = task.status.value
     return values
 
 
-def _task(row: Any) -> Task:
+def task_from_row(row: Any) -> Task:
     values = {name: row[name] for name in _FIELDS}
     values["type"] = TaskType(row["type"])
     values["status"] = TaskStatus(row["status"])

@@ -21,7 +21,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "uploads",
-        sa.Column("task_id", sa.String(32), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "task_id", sa.String(32), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("account_id", sa.String(36), nullable=False),
         sa.Column("file_name", sa.String(255), nullable=False),
         sa.Column("file_size", sa.BigInteger, nullable=False),
@@ -44,7 +46,9 @@ def upgrade() -> None:
     op.create_index("ix_uploads_account_hash", "uploads", ["account_id", "hash"])
     op.create_table(
         "chunk_receipts",
-        sa.Column("task_id", sa.String(32), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "task_id", sa.String(32), sa.ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("chunk_index", sa.Integer, nullable=False),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("crc32c", sa.BigInteger),

@@ -1,0 +1,259 @@
+"""UploadService servicer: parse, call UploadManager, convert."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from drive.v1 import uploads_pb2, uploads_pb2_grpc
+from drive_service.api import convert
+from drive_service.api.auth import current_caller
+from drive_service.api.convert_files import bundle, cloud_file, pool, upload_task
+from drive_service.domain import uploads as rules
+from drive_service.domain import validation as valid
+from drive_service.domain.uploads import human_duration, human_speed
+from drive_service.errors import DriveError, InvalidArgument
+from drive_service.services.uploads import Piece, UploadManager
+
+_RECENT_DEFAULT, _RECENT_MAX = 10, 100
+
+
+class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
+    """Resumable uploads of the caller's account."""
+
+    def __init__(self, manager: UploadManager) -> None:
+        self._uploads = manager
+
+    async def CreateUploadTask(
+        self, request: uploads_pb2.CreateUploadTaskRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.CreateUploadTaskResponse:
+        created = await self._uploads.create(current_caller(), _upload_request(request))
+        if created.file is not None:
+            return uploads_pb2.CreateUploadTaskResponse(file_exists=True, file=cloud_file(created.file))
+        assert created.task is not None and created.upload is not None
+        return uploads_pb2.CreateUploadTaskResponse(
+            file_exists=False,
+            task_id=created.task.task_id,
+            chunk_size=created.upload.chunk_size,
+            chunks_count=created.upload.chunks_count,
+        )
+
+    async def UploadChunk(
+        self, request: uploads_pb2.UploadChunkRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.UploadChunkResponse:
+        crc = request.crc32c if request.HasField("crc32c") else None
+        task, upload = await self._uploads.upload_chunk(
+            current_caller().account_id,
+            valid.task_id(request.task_id),
+            request.chunk_index,
+            request.data,
+            crc,
+        )
+        return uploads_pb2.UploadChunkResponse(
+            chunks_uploaded=upload.chunks_uploaded, chunks_count=upload.chunks_count, progress=task.progress
+        )
+
+    async def UploadChunks(
+        self,
+        request_iterator: AsyncIterator[uploads_pb2.UploadChunksRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> uploads_pb2.UploadChunksResponse:
+        async def pieces() -> AsyncIterator[Piece]:
+            async for message in request_iterator:
+                crc = message.crc32c if message.HasField("crc32c") else None
+                task_id = valid.task_id(message.task_id) if message.task_id else ""
+                yield Piece(task_id, message.chunk_index, message.data, crc)
+
+        result = await self._uploads.receive_stream(current_caller().account_id, pieces())
+        return uploads_pb2.UploadChunksResponse(
+            chunks_stored=result.stored,
+            chunks_skipped=result.skipped,
+            chunks_uploaded=result.upload.chunks_uploaded,
+            chunks_count=result.upload.chunks_count,
+            progress=result.task.progress,
+        )
+
+    async def UploadFile(
+        self,
+        request_iterator: AsyncIterator[uploads_pb2.UploadFileRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> uploads_pb2.UploadFileResponse:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or not first.HasField("metadata"):
+            raise InvalidArgument(
+                "The first message must carry the upload metadata.",
+                reason="METADATA_REQUIRED",
+                field="metadata",
+            )
+        caller = current_caller()
+        created = await self._uploads.create(caller, _upload_request(first.metadata))
+        if created.file is not None:
+            return uploads_pb2.UploadFileResponse(file_exists=True, file=cloud_file(created.file))
+        assert created.task is not None and created.upload is not None
+        task_id = created.task.task_id
+        # Sent before any byte is read: a client whose stream breaks still learns where to resume.
+        await context.send_initial_metadata((("x-task-id", task_id),))
+        plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
+        try:
+            await self._uploads.receive_stream(caller.account_id, _split(task_id, plan, request_iterator))
+            file = await self._uploads.complete(caller.account_id, task_id)
+        except DriveError as error:
+            error.metadata.setdefault("task_id", task_id)
+            raise
+        return uploads_pb2.UploadFileResponse(file_exists=False, file=cloud_file(file), task_id=task_id)
+
+    async def CompleteUpload(
+        self, request: uploads_pb2.CompleteUploadRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.CompleteUploadResponse:
+        file = await self._uploads.complete(current_caller().account_id, valid.task_id(request.task_id))
+        return uploads_pb2.CompleteUploadResponse(file=cloud_file(file))
+
+    async def ListUploadTasks(
+        self, request: uploads_pb2.ListUploadTasksRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.ListUploadTasksResponse:
+        offset, limit = valid.page(request.offset, request.limit if request.HasField("limit") else None)
+        descending = request.sort_descending if request.HasField("sort_descending") else True
+        rows, total = await self._uploads.list_uploads(
+            current_caller().account_id,
+            convert.task_status_from_proto(request.status),
+            rules.upload_sort_key(request.sort_by),
+            descending,
+            offset,
+            limit,
+        )
+        await context.send_initial_metadata((("x-total", str(total)),))
+        return uploads_pb2.ListUploadTasksResponse(tasks=[upload_task(*row) for row in rows], total=total)
+
+    async def GetUploadProgress(
+        self, request: uploads_pb2.GetUploadProgressRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.GetUploadProgressResponse:
+        task, upload, uploaded = await self._uploads.resume_info(
+            current_caller().account_id, valid.task_id(request.task_id)
+        )
+        return uploads_pb2.GetUploadProgressResponse(
+            task_id=task.task_id,
+            file_name=upload.file_name,
+            file_size=upload.file_size,
+            chunks_count=upload.chunks_count,
+            chunks_uploaded=upload.chunks_uploaded,
+            progress=task.progress,
+            status=convert.task_status_to_proto(task.status),
+            last_activity=convert.timestamp(task.last_activity),
+            uploaded_chunks=uploaded,
+        )
+
+    async def GetUploadResumeInfo(
+        self, request: uploads_pb2.GetUploadResumeInfoRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.GetUploadResumeInfoResponse:
+        task, upload, uploaded = await self._uploads.resume_info(
+            current_caller().account_id, valid.task_id(request.task_id)
+        )
+        present = set(uploaded)
+        return uploads_pb2.GetUploadResumeInfoResponse(
+            task_id=task.task_id,
+            file_name=upload.file_name,
+            file_size=upload.file_size,
+            content_type=upload.content_type,
+            chunk_size=upload.chunk_size,
+            chunks_count=upload.chunks_count,
+            chunks_uploaded=upload.chunks_uploaded,
+            uploaded_chunks=uploaded,
+            missing_chunks=[index for index in range(upload.chunks_count) if index not in present],
+            progress=task.progress,
+            status=convert.task_status_to_proto(task.status),
+            hash=upload.hash,
+            last_activity=convert.timestamp(task.last_activity),
+        )
+
+    async def CancelUploadTask(
+        self, request: uploads_pb2.CancelUploadTaskRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.CancelUploadTaskResponse:
+        task, upload = await self._uploads.cancel(current_caller().account_id, valid.task_id(request.task_id))
+        return uploads_pb2.CancelUploadTaskResponse(task=upload_task(task, upload))
+
+    async def GetUploadTaskDetails(
+        self, request: uploads_pb2.GetUploadTaskDetailsRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.GetUploadTaskDetailsResponse:
+        account_id = current_caller().account_id
+        task, upload, upload_pool, upload_bundle, speed, eta = await self._uploads.details(
+            account_id, valid.task_id(request.task_id)
+        )
+        _, _, uploaded = await self._uploads.resume_info(account_id, task.task_id)
+        response = uploads_pb2.GetUploadTaskDetailsResponse(
+            task=upload_task(task, upload),
+            pool=pool(upload_pool),
+            upload_speed_bytes_per_second=speed,
+            upload_speed=human_speed(speed) if speed > 0 else "",
+            estimated_time_remaining=human_duration(eta) if eta is not None else "",
+            uploaded_chunks=uploaded,
+        )
+        if upload_bundle is not None:
+            response.bundle.CopyFrom(bundle(upload_bundle))
+        if eta is not None:
+            response.estimated_seconds_remaining = round(eta)
+        return response
+
+    async def CleanupUploadTasks(
+        self, request: uploads_pb2.CleanupUploadTasksRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.CleanupUploadTasksResponse:
+        cleaned = await self._uploads.cleanup(current_caller().account_id)
+        return uploads_pb2.CleanupUploadTasksResponse(cleaned_count=cleaned)
+
+    async def ListRecentUploadTasks(
+        self, request: uploads_pb2.ListRecentUploadTasksRequest, context: grpc.aio.ServicerContext
+    ) -> uploads_pb2.ListRecentUploadTasksResponse:
+        limit = request.limit if request.HasField("limit") else _RECENT_DEFAULT
+        if not 1 <= limit <= _RECENT_MAX:
+            raise InvalidArgument(
+                f"The limit must be between 1 and {_RECENT_MAX}.",
+                reason="INVALID_LIMIT",
+                field="limit",
+                limit=limit,
+            )
+        rows, _ = await self._uploads.list_uploads(
+            current_caller().account_id, None, "lastActivity", True, 0, limit
+        )
+        return uploads_pb2.ListRecentUploadTasksResponse(tasks=[upload_task(*row) for row in rows])
+
+
+def _upload_request(message: uploads_pb2.CreateUploadTaskRequest) -> rules.UploadRequest:
+    return rules.UploadRequest(
+        file_name=message.file_name,
+        file_size=message.file_size,
+        content_type=message.content_type,
+        hash=message.hash,
+        chunk_size=message.chunk_size,
+        pool_id=message.pool_id,
+        bundle_id=message.bundle_id,
+        encrypt_password=message.encrypt_password,
+        expired_at=convert.optional_datetime(message, "expired_at"),
+    )
+
+
+async def _split(
+    task_id: str, plan: rules.ChunkPlan, messages: AsyncIterator[uploads_pb2.UploadFileRequest]
+) -> AsyncIterator[Piece]:
+    """Cut the one-shot byte stream at chunk boundaries into UploadChunks pieces."""
+    offset = 0
+    yield Piece(task_id, 0, b"", None)
+    async for message in messages:
+        data = memoryview(message.data)
+        while data:
+            index = offset // plan.chunk_size
+            room = plan.chunk_size - offset % plan.chunk_size
+            piece, data = data[:room], data[room:]
+            offset += len(piece)
+            if index >= plan.chunks_count:
+                raise InvalidArgument(
+                    "More bytes were sent than the declared file size.",
+                    reason="FILE_SIZE_MISMATCH",
+                    field="data",
+                )
+            yield Piece(task_id, index, bytes(piece), None)
+    if offset != plan.file_size:
+        raise InvalidArgument(
+            f"{offset} bytes were sent; the declared file size is {plan.file_size}.",
+            reason="FILE_SIZE_MISMATCH",
+            field="data",
+        )

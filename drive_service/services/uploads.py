@@ -1,0 +1,616 @@
+"""UploadManager: create, receive chunks, complete, and manage resumable uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import google_crc32c
+
+from drive_service.domain import events as ev
+from drive_service.domain import uploads as rules
+from drive_service.domain.events import Event
+from drive_service.domain.files import Bundle, StoredFile, Upload, effective_expiry
+from drive_service.domain.ids import new_id
+from drive_service.domain.pools import Pool
+from drive_service.domain.tasks import Action, Task, TaskStatus, TaskType, next_status
+from drive_service.errors import (
+    AlreadyExists,
+    DataLoss,
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidTaskState,
+    NotFound,
+    PermissionDenied,
+    TaskNotFound,
+)
+from drive_service.pools import PoolRegistry
+from drive_service.services.events import EventHub
+from drive_service.services.ports import FileStore
+from drive_service.services.tokens import Caller
+from drive_service.storage import encryption
+from drive_service.storage.blobs import LocalBlobStore
+from drive_service.storage.uploads import SqlUploadStore, UploadStats
+
+Clock = Callable[[], datetime]
+_COMPLETION_LEASE = timedelta(minutes=10)
+_SPEED_WINDOW = timedelta(seconds=60)
+_MISSING_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """Settings that shape uploads."""
+
+    default_chunk_size: int
+    max_chunk_size: int
+    default_quota: int
+    master_key: bytes
+    upload_events: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """CreateUploadTask's answer: an existing file (dedup) or a new task."""
+
+    file: StoredFile | None = None
+    task: Task | None = None
+    upload: Upload | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    """What one UploadChunks stream stored and skipped, and where the upload stands."""
+
+    stored: int
+    skipped: int
+    task: Task
+    upload: Upload
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One UploadChunks message: a piece of chunk ``index`` (consecutive pieces append)."""
+
+    task_id: str
+    index: int
+    data: bytes
+    crc32c: int | None
+
+
+class UploadManager:
+    """The use cases of UploadService; events are published after each commit."""
+
+    def __init__(
+        self,
+        store: SqlUploadStore,
+        files: FileStore,
+        pools: PoolRegistry,
+        blobs: LocalBlobStore,
+        hub: EventHub,
+        clock: Clock,
+        limits: UploadLimits,
+    ) -> None:
+        self._store = store
+        self._files = files
+        self._pools = pools
+        self._blobs = blobs
+        self._hub = hub
+        self._clock = clock
+        self._limits = limits
+
+    async def create(self, caller: Caller, request: rules.UploadRequest) -> Created:
+        """Check the request in DESIGN §4's order, answer a dedup hit, or start an upload."""
+        name = rules.file_name(request.file_name)
+        size = rules.file_size(request.file_size)
+        content_type = rules.content_type(request.content_type)
+        sha256 = rules.sha256_hex(request.hash)
+        plan = rules.chunk_plan(
+            size,
+            request.chunk_size,
+            default=self._limits.default_chunk_size,
+            maximum=self._limits.max_chunk_size,
+        )
+        now = self._clock()
+        if request.expired_at is not None and request.expired_at <= now:
+            raise InvalidArgument(
+                "The expiry must be in the future.", reason="INVALID_EXPIRY", field="expired_at"
+            )
+        pool = self._pools.get(request.pool_id or None)
+        encrypted = bool(request.encrypt_password)
+        pool.check_upload(
+            account_id=caller.account_id,
+            tier=caller.tier,
+            size=size,
+            content_type=content_type,
+            encrypted=encrypted,
+        )
+        bundle_id = request.bundle_id or None
+        if bundle_id is not None and await self._files.get_bundle(caller.account_id, bundle_id) is None:
+            raise NotFound(
+                f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id
+            )
+        await self._check_quota(caller.account_id, size * pool.cost_multiplier)
+        if not encrypted:
+            existing = await self._files.find_file(caller.account_id, sha256, size, now)
+            if existing is not None:
+                return Created(file=existing)
+        wrapped_key = salt = None
+        if encrypted:
+            salt = encryption.new_salt()
+            key = await asyncio.to_thread(encryption.derive_key, request.encrypt_password, salt)
+            wrapped_key = encryption.wrap_key(self._limits.master_key, key)
+        task = Task(
+            task_id=new_id(),
+            account_id=caller.account_id,
+            type=TaskType.FILE_UPLOAD,
+            status=TaskStatus.IN_PROGRESS,
+            name="File Upload",
+            description=name,
+            priority=0,
+            progress=0.0,
+            status_message="",
+            parameters={
+                "fileName": name,
+                "fileSize": size,
+                "contentType": content_type,
+                "poolId": pool.id,
+                "bundleId": bundle_id,
+                "chunkSize": plan.chunk_size,
+                "chunksCount": plan.chunks_count,
+                "hash": sha256,
+                "encrypted": encrypted,
+            },
+            results={},
+            error_message="",
+            created_at=now,
+            updated_at=now,
+            last_activity=now,
+            started_at=now,
+        )
+        upload = Upload(
+            task_id=task.task_id,
+            account_id=caller.account_id,
+            file_name=name,
+            file_size=size,
+            content_type=content_type,
+            chunk_size=plan.chunk_size,
+            chunks_count=plan.chunks_count,
+            chunks_uploaded=0,
+            bytes_uploaded=0,
+            pool_id=pool.id,
+            bundle_id=bundle_id,
+            hash=sha256,
+            encrypted=encrypted,
+            wrapped_key=wrapped_key,
+            key_salt=salt,
+            file_expired_at=request.expired_at,
+        )
+        self._hub.publish(await self._store.create(task, upload, [ev.created(task)]))
+        return Created(task=task, upload=upload)
+
+    async def get(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
+        """The caller's upload. Raises TaskNotFound."""
+        found = await self._store.get(account_id, task_id)
+        if found is None:
+            raise TaskNotFound(task_id)
+        return found
+
+    async def upload_chunk(
+        self, account_id: str, task_id: str, index: int, data: bytes, crc: int | None
+    ) -> tuple[Task, Upload]:
+        """Store one whole chunk; acknowledged only once durable and recorded.
+
+        Raises:
+            InvalidArgument: INVALID_CHUNK_INDEX, CHUNK_SIZE_MISMATCH, CRC32C_MISMATCH.
+            AlreadyExists: CHUNK_ALREADY_UPLOADED.
+            FailedPrecondition: INVALID_TASK_STATE when the upload is not in progress.
+        """
+        task, upload = await self.get(account_id, task_id)
+        return await self._store_chunk(task, upload, index, data, crc)
+
+    async def receive_stream(self, account_id: str, pieces: AsyncIterator[Piece]) -> StreamResult:
+        """Store the chunks of an UploadChunks stream; already stored chunks are skipped.
+
+        Memory stays within one chunk: pieces of a chunk are gathered until its expected length
+        and then written. Chunks stored before an error stay stored (the upload is resumable).
+        """
+        first = await anext(pieces, None)
+        if first is None or not first.task_id:
+            raise InvalidArgument(
+                "The first message must name the upload task.", reason="TASK_ID_REQUIRED", field="task_id"
+            )
+        task, upload = await self.get(account_id, first.task_id)
+        plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
+        stored = skipped = 0
+        buffer = bytearray()
+        current: int | None = None
+        crc: int | None = None
+
+        async def all_pieces() -> AsyncIterator[Piece]:
+            yield first
+            async for piece in pieces:
+                yield piece
+
+        async for piece in all_pieces():
+            if piece.task_id and piece.task_id != first.task_id:
+                raise InvalidArgument(
+                    "All messages of a stream must name the same task.",
+                    reason="TASK_ID_MISMATCH",
+                    field="task_id",
+                )
+            if piece.index != current:
+                _require_complete(buffer, current, plan)
+                current, crc = piece.index, None
+            expected = plan.expected_length(piece.index)
+            if piece.crc32c is not None:
+                crc = piece.crc32c
+            if len(buffer) + len(piece.data) > expected:
+                raise _size_mismatch(piece.index, len(buffer) + len(piece.data), expected)
+            buffer += piece.data
+            if len(buffer) < expected:
+                continue
+            try:
+                task, upload = await self._store_chunk(task, upload, piece.index, bytes(buffer), crc)
+                stored += 1
+            except AlreadyExists:
+                skipped += 1
+            buffer.clear()
+            current = None
+        _require_complete(buffer, current, plan)
+        if stored == 0:
+            task, upload = await self.get(account_id, first.task_id)
+        return StreamResult(stored, skipped, task, upload)
+
+    async def _store_chunk(
+        self, task: Task, upload: Upload, index: int, data: bytes, crc: int | None
+    ) -> tuple[Task, Upload]:
+        _require_accepting(task, "accept chunks")
+        plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
+        expected = plan.expected_length(index)
+        if len(data) != expected:
+            raise _size_mismatch(index, len(data), expected)
+        if crc is not None and google_crc32c.value(data) != crc:
+            raise InvalidArgument(
+                f"Chunk {index} does not match its CRC32C.",
+                reason="CRC32C_MISMATCH",
+                field="crc32c",
+                chunk_index=index,
+            )
+        now = self._clock()
+
+        def count(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            _require_accepting(task, "accept chunks")
+            chunks = upload.chunks_uploaded + 1
+            upload = dataclasses.replace(
+                upload, chunks_uploaded=chunks, bytes_uploaded=upload.bytes_uploaded + len(data)
+            )
+            moved = dataclasses.replace(
+                task, progress=rules.progress(chunks, upload.chunks_count), updated_at=now, last_activity=now
+            )
+            moved, events = ev.throttled_progress(moved, now)
+            if events and self._limits.upload_events:
+                events.append(ev.upload_progressed(moved, upload))
+            return moved, upload, events
+
+        write = lambda: self._blobs.write_chunk(task.task_id, plan.offset(index), data)  # noqa: E731
+        task, upload, recorded = await self._store.record_chunk(
+            task.account_id, task.task_id, (index, len(data), crc), now, write, count
+        )
+        self._hub.publish(recorded)
+        return task, upload
+
+    async def complete(self, account_id: str, task_id: str) -> StoredFile:
+        """Verify and store the upload as a file; idempotent, and one file for concurrent calls.
+
+        Raises:
+            FailedPrecondition: CHUNKS_MISSING, or INVALID_TASK_STATE.
+            DataLoss: HASH_MISMATCH (the task is then Failed and its staging removed).
+            PermissionDenied: QUOTA_EXCEEDED on the real size (the task stays retryable).
+            Unavailable: storage or database trouble (the task stays retryable).
+        """
+        token = new_id()
+        while True:
+            task, upload = await self.get(account_id, task_id)
+            if task.status is TaskStatus.COMPLETED and upload.file_id:
+                return await self._file(account_id, upload.file_id)
+            _require_accepting(task, "complete")
+            if await self._claim_completion(account_id, task_id, token):
+                break
+            await asyncio.sleep(0.05)  # another call is completing it; its outcome is ours
+        try:
+            return await self._finish(task, upload, token)
+        except BaseException:
+            await self._release_completion(account_id, task_id, token)
+            raise
+
+    async def _finish(self, task: Task, upload: Upload, token: str) -> StoredFile:
+        uploaded = await self._store.uploaded_chunks(task.task_id)
+        if len(uploaded) != upload.chunks_count:
+            present = set(uploaded)
+            missing = [index for index in range(upload.chunks_count) if index not in present]
+            raise FailedPrecondition(
+                f"{len(missing)} chunks are missing.",
+                reason="CHUNKS_MISSING",
+                task_id=task.task_id,
+                missing_count=len(missing),
+                missing_chunks=",".join(map(str, missing[:_MISSING_SHOWN])),
+            )
+        pool = self._pools.get(upload.pool_id)
+        staging = self._blobs.staging_file(task.task_id)
+        if upload.encrypted:
+            assert upload.wrapped_key is not None and upload.key_salt is not None
+            key = encryption.unwrap_key(self._limits.master_key, upload.wrapped_key)
+            salt = upload.key_salt
+            blob_key, (sha256, stored_size) = await self._blobs.write_blob(
+                pool.root, lambda target: encryption.encrypt_file(staging, target, key=key, salt=salt)
+            )
+            # Every chunk had its exact length, so the staging file holds exactly file_size bytes.
+            size = upload.file_size
+        else:
+            sha256, size = await self._blobs.hash_staging(task.task_id)
+            blob_key, stored_size = sha256, size
+        if sha256 != upload.hash or size != upload.file_size:
+            if upload.encrypted:
+                await self._blobs.delete_blob(pool.root, blob_key)
+            await self._fail(
+                task.account_id, task.task_id, "The uploaded data does not match the declared SHA-256."
+            )
+            raise DataLoss(
+                "The uploaded data does not match the declared SHA-256 hash.",
+                reason="HASH_MISMATCH",
+                task_id=task.task_id,
+            )
+        await self._check_quota(task.account_id, 0.0)
+        file = await self._new_file(task, upload, pool, blob_key, stored_size)
+
+        async def place(existed: bool) -> None:
+            if not upload.encrypted and not existed:
+                await self._blobs.adopt_staging(task.task_id, pool.root, blob_key)
+
+        def finish(task: Task, current: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            if current.completion_token != token:
+                raise FailedPrecondition("Another call completed this upload.", reason="COMPLETION_CONFLICT")
+            now = file.created_at
+            done = dataclasses.replace(
+                task,
+                status=next_status(task.task_id, task.status, Action.COMPLETE),
+                progress=100.0,
+                results={
+                    "fileId": file.id,
+                    "fileName": file.name,
+                    "fileSize": file.size,
+                    "mimeType": file.mime_type,
+                },
+                completed_at=now,
+                updated_at=now,
+                last_activity=now,
+            )
+            done, events = ev.throttled_progress(done, now)
+            events.append(ev.completed(done))
+            if self._limits.upload_events:
+                events.append(ev.upload_completed(done, current, file.id))
+            finished = dataclasses.replace(
+                current, file_id=file.id, completion_token=None, completion_started_at=None, wrapped_key=None
+            )
+            return done, finished, events
+
+        _, _, recorded = await self._store.complete(task.account_id, task.task_id, file, place, finish)
+        self._hub.publish(recorded)
+        await self._blobs.discard_staging(task.task_id)
+        return file
+
+    async def _new_file(
+        self, task: Task, upload: Upload, pool: Pool, blob_key: str, stored_size: int
+    ) -> StoredFile:
+        now = self._clock()
+        bundle_expiry = None
+        if upload.bundle_id is not None:
+            bundle = await self._files.get_bundle(task.account_id, upload.bundle_id)
+            bundle_expiry = bundle.expired_at if bundle is not None else None
+        pool_expiry = now + pool.policy.default_expiry if pool.policy.default_expiry else None
+        return StoredFile(
+            id=new_id(),
+            account_id=task.account_id,
+            name=upload.file_name,
+            description="",
+            mime_type=upload.content_type,
+            size=upload.file_size,
+            hash=upload.hash,
+            pool_id=pool.id,
+            blob_key=blob_key,
+            stored_size=stored_size,
+            bundle_id=upload.bundle_id,
+            encrypted=upload.encrypted,
+            created_at=now,
+            updated_at=now,
+            uploaded_at=now,
+            expired_at=effective_expiry(upload.file_expired_at, pool_expiry, bundle_expiry),
+        )
+
+    async def cancel(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
+        """Mark the upload Cancelled and remove its staging."""
+
+        def cancel(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, Action.CANCEL)
+            done = dataclasses.replace(
+                task, status=status, completed_at=now, updated_at=now, last_activity=now
+            )
+            return done, dataclasses.replace(upload, wrapped_key=None), [ev.status_changed(done)]
+
+        task, upload, recorded = await self._store.change(account_id, task_id, cancel)
+        self._hub.publish(recorded)
+        await self._blobs.discard_staging(task_id)
+        return task, upload
+
+    async def expire(self, account_id: str, task_id: str) -> None:
+        """Mark an idle upload Expired, send task.expired and upload.failed, drop its staging."""
+
+        def expire(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, Action.EXPIRE)
+            done = dataclasses.replace(
+                task,
+                status=status,
+                error_message="The upload expired after being idle too long.",
+                completed_at=now,
+                updated_at=now,
+            )
+            events: list[Event] = [ev.status_changed(done)]
+            if self._limits.upload_events:
+                events.append(ev.upload_failed(done, upload))
+            return done, dataclasses.replace(upload, wrapped_key=None), events
+
+        _, _, recorded = await self._store.change(account_id, task_id, expire)
+        self._hub.publish(recorded)
+        await self._blobs.discard_staging(task_id)
+
+    async def expire_stale(self, idle: timedelta, batch: int = 100) -> int:
+        """Expire running uploads idle for longer than ``idle``; returns how many."""
+        expired = 0
+        for account_id, task_id in await self._store.stale(self._clock() - idle, batch):
+            try:
+                await self.expire(account_id, task_id)
+            except (TaskNotFound, InvalidTaskState):
+                continue  # finished meanwhile
+            expired += 1
+        return expired
+
+    async def resume_info(self, account_id: str, task_id: str) -> tuple[Task, Upload, list[int]]:
+        """The upload and the indexes of its stored chunks."""
+        task, upload = await self.get(account_id, task_id)
+        return task, upload, await self._store.uploaded_chunks(task_id)
+
+    async def details(
+        self, account_id: str, task_id: str
+    ) -> tuple[Task, Upload, Pool, Bundle | None, float, float | None]:
+        """Task, pool, bundle, speed over the last minute (bytes/s) and ETA (s) while running."""
+        task, upload = await self.get(account_id, task_id)
+        pool = self._pools.get(upload.pool_id)
+        bundle = await self._files.get_bundle(account_id, upload.bundle_id) if upload.bundle_id else None
+        now = self._clock()
+        activity = await self._store.chunk_activity(task_id, now - _SPEED_WINDOW)
+        speed = rules.recent_speed(activity, now)
+        remaining = upload.file_size - upload.bytes_uploaded
+        eta = remaining / speed if speed > 0 and task.status is TaskStatus.IN_PROGRESS else None
+        return task, upload, pool, bundle, speed, eta
+
+    async def list_uploads(
+        self,
+        account_id: str,
+        status: TaskStatus | None,
+        sort_by: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[tuple[Task, Upload]], int]:
+        """A page of the caller's uploads and the total."""
+        return await self._store.find(account_id, status, sort_by, descending, offset, limit)
+
+    async def cleanup(self, account_id: str) -> int:
+        """Delete the caller's failed, expired and cancelled uploads and their staging."""
+        removed = await self._store.delete_finished(account_id)
+        for task_id in removed:
+            await self._blobs.discard_staging(task_id)
+        return len(removed)
+
+    async def stats(self, account_id: str) -> tuple[UploadStats, list[tuple[Task, Upload]]]:
+        """Counts, bytes, average progress and the five most recently active uploads."""
+        recent, _ = await self._store.find(account_id, None, "lastActivity", True, 0, 5)
+        return await self._store.stats(account_id), recent
+
+    async def _check_quota(self, account_id: str, additional: float) -> None:
+        multipliers = {pool.id: pool.cost_multiplier for pool in self._pools.all()}
+        usage = await self._files.usage(account_id, multipliers, self._limits.default_quota)
+        if not usage.check(int(additional)):
+            raise PermissionDenied(
+                "The upload would exceed the account's quota.",
+                reason="QUOTA_EXCEEDED",
+                quota_bytes=usage.quota_bytes,
+                used_bytes=usage.used_bytes,
+                reserved_bytes=usage.reserved_bytes,
+            )
+
+    async def _fail(self, account_id: str, task_id: str, message: str) -> None:
+        def fail(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            now = self._clock()
+            status = next_status(task_id, task.status, Action.FAIL)
+            done = dataclasses.replace(
+                task,
+                status=status,
+                error_message=message,
+                completed_at=now,
+                updated_at=now,
+                last_activity=now,
+            )
+            events: list[Event] = [ev.failed(done)]
+            if self._limits.upload_events:
+                events.append(ev.upload_failed(done, upload))
+            released = dataclasses.replace(
+                upload, wrapped_key=None, completion_token=None, completion_started_at=None
+            )
+            return done, released, events
+
+        _, _, recorded = await self._store.change(account_id, task_id, fail)
+        self._hub.publish(recorded)
+        await self._blobs.discard_staging(task_id)
+
+    async def _claim_completion(self, account_id: str, task_id: str, token: str) -> bool:
+        now = self._clock()
+        claimed = False
+
+        def claim(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            nonlocal claimed
+            busy = (
+                upload.completion_started_at is not None
+                and upload.completion_started_at > now - _COMPLETION_LEASE
+            )
+            if (upload.completion_token is not None and busy) or task.status is not TaskStatus.IN_PROGRESS:
+                return task, upload, []
+            claimed = True
+            return task, dataclasses.replace(upload, completion_token=token, completion_started_at=now), []
+
+        await self._store.change(account_id, task_id, claim)
+        return claimed
+
+    async def _release_completion(self, account_id: str, task_id: str, token: str) -> None:
+        def release(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
+            if upload.completion_token != token:
+                return task, upload, []
+            return task, dataclasses.replace(upload, completion_token=None, completion_started_at=None), []
+
+        try:
+            await self._store.change(account_id, task_id, release)
+        except Exception:
+            return
+
+    async def _file(self, account_id: str, file_id: str) -> StoredFile:
+        file = await self._files.get_file(account_id, file_id)
+        if file is None:
+            raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+        return file
+
+
+def _require_accepting(task: Task, action: str) -> None:
+    if task.status is not TaskStatus.IN_PROGRESS:
+        raise InvalidTaskState(task.task_id, task.status.value, action)
+
+
+def _require_complete(buffer: bytearray, index: int | None, plan: rules.ChunkPlan) -> None:
+    if buffer and index is not None:
+        raise _size_mismatch(index, len(buffer), plan.expected_length(index))
+
+
+def _size_mismatch(index: int, actual: int, expected: int) -> InvalidArgument:
+    return InvalidArgument(
+        f"Chunk {index} must be {expected} bytes; got {actual}.",
+        reason="CHUNK_SIZE_MISMATCH",
+        field="data",
+        chunk_index=index,
+        expected=expected,
+        actual=actual,
+    )

@@ -1,0 +1,238 @@
+"""FileStore on SQLAlchemy Core: files, blob references, bundles and quotas (all their SQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from drive_service.domain.files import Bundle, StoredFile, Usage, effective_expiry
+from drive_service.domain.tasks import TaskStatus
+from drive_service.errors import NotFound
+from drive_service.services.ports import BlobRelease
+from drive_service.storage.db import Database
+from drive_service.storage.models import blobs, bundles, files, quotas, tasks, uploads
+
+_log = logging.getLogger(__name__)
+_FILE_FIELDS = [field.name for field in dataclasses.fields(StoredFile)]
+_BUNDLE_FIELDS = [field.name for field in dataclasses.fields(Bundle)]
+#: Uploads in these states hold a quota reservation (a paused upload may still resume).
+_RESERVING = [TaskStatus.IN_PROGRESS.value, TaskStatus.PAUSED.value]
+_WITH_BUNDLE = files.outerjoin(
+    bundles, and_(bundles.c.id == files.c.bundle_id, bundles.c.account_id == files.c.account_id)
+)
+
+
+class SqlFileStore:
+    """FileStore over the ``files``, ``blobs``, ``bundles`` and ``quotas`` tables.
+
+    Files read from here carry their *effective* expiry in ``expired_at``: the earlier of their
+    own and their bundle's, since a bundle's expiry applies to its files. Reads given ``now``
+    hide files whose effective expiry has passed (they wait for the sweep to be deleted).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_file(self, account_id: str, file_id: str, now: datetime | None = None) -> StoredFile | None:
+        query = _select_files().where(files.c.id == file_id, files.c.account_id == account_id)
+        if now is not None:
+            query = query.where(_live(now))
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).mappings().one_or_none()
+        return None if row is None else _file(row)
+
+    async def find_file(self, account_id: str, sha256: str, size: int, now: datetime) -> StoredFile | None:
+        query = (
+            _select_files()
+            .where(
+                files.c.account_id == account_id,
+                files.c.hash == sha256,
+                files.c.size == size,
+                files.c.encrypted.is_(False),
+                _live(now),
+            )
+            .order_by(files.c.created_at.desc(), files.c.id.desc())
+            .limit(1)
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return None if row is None else _file(row)
+
+    async def list_files(
+        self,
+        account_id: str,
+        pool_id: str | None,
+        bundle_id: str | None,
+        offset: int,
+        limit: int,
+        now: datetime | None = None,
+    ) -> tuple[list[StoredFile], int]:
+        conditions = [files.c.account_id == account_id]
+        if pool_id:
+            conditions.append(files.c.pool_id == pool_id)
+        if bundle_id:
+            conditions.append(files.c.bundle_id == bundle_id)
+        if now is not None:
+            conditions.append(_live(now))
+        page = (
+            _select_files()
+            .where(*conditions)
+            .order_by(files.c.created_at.desc(), files.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(_WITH_BUNDLE).where(*conditions)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(page)).mappings().all()
+            total = (await conn.execute(count)).scalar_one()
+        return [_file(row) for row in rows], int(total)
+
+    async def delete_file(self, account_id: str, file_id: str, release: BlobRelease) -> StoredFile:
+        async with self._db.write() as conn:
+            query = _select_files().where(files.c.id == file_id, files.c.account_id == account_id)
+            row = (await conn.execute(query.with_for_update(of=files))).mappings().one_or_none()
+            if row is None:
+                raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+            file = _file(row)
+            await conn.execute(delete(files).where(files.c.id == file_id))
+            await _drop_reference(conn, file.pool_id, file.blob_key, release)
+            return file
+
+    async def expired_files(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        # Two branches so each can use its own index (files.expired_at; the bundle join).
+        own = select(files.c.account_id, files.c.id).where(files.c.expired_at <= now)
+        by_bundle = (
+            select(files.c.account_id, files.c.id)
+            .select_from(_WITH_BUNDLE)
+            .where(bundles.c.expired_at <= now)
+        )
+        async with self._db.read() as conn:
+            rows = await conn.execute(union(own, by_bundle).limit(limit))
+            return [(account_id, file_id) for account_id, file_id in rows]
+
+    async def usage(self, account_id: str, multipliers: dict[str, float], default_quota: int) -> Usage:
+        stored = (
+            select(files.c.pool_id, func.sum(files.c.size))
+            .where(files.c.account_id == account_id)
+            .group_by(files.c.pool_id)
+        )
+        reserved = (
+            select(uploads.c.pool_id, func.sum(uploads.c.file_size))
+            .select_from(uploads.join(tasks, tasks.c.task_id == uploads.c.task_id))
+            .where(uploads.c.account_id == account_id, tasks.c.status.in_(_RESERVING))
+            .group_by(uploads.c.pool_id)
+        )
+        quota = select(quotas.c.quota_bytes).where(quotas.c.account_id == account_id)
+        async with self._db.read() as conn:
+            stored_by_pool = (await conn.execute(stored)).all()
+            reserved_by_pool = (await conn.execute(reserved)).all()
+            override = (await conn.execute(quota)).scalar_one_or_none()
+        return Usage(
+            quota_bytes=default_quota if override is None else int(override),
+            used_bytes=_weighted(stored_by_pool, multipliers),
+            reserved_bytes=_weighted(reserved_by_pool, multipliers),
+        )
+
+    async def set_quota(self, account_id: str, quota_bytes: int | None) -> None:
+        async with self._db.write() as conn:
+            if quota_bytes is None:
+                await conn.execute(delete(quotas).where(quotas.c.account_id == account_id))
+                return
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            await conn.execute(
+                dialect.insert(quotas)
+                .values(account_id=account_id, quota_bytes=quota_bytes)
+                .on_conflict_do_update(
+                    index_elements=[quotas.c.account_id], set_={"quota_bytes": quota_bytes}
+                )
+            )
+
+    async def create_bundle(self, bundle: Bundle) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                bundles.insert().values(**{name: getattr(bundle, name) for name in _BUNDLE_FIELDS})
+            )
+
+    async def get_bundle(self, account_id: str, bundle_id: str) -> Bundle | None:
+        query = select(bundles).where(bundles.c.id == bundle_id, bundles.c.account_id == account_id)
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).mappings().one_or_none()
+        return None if row is None else Bundle(**{name: row[name] for name in _BUNDLE_FIELDS})
+
+    async def list_bundles(self, account_id: str, offset: int, limit: int) -> tuple[list[Bundle], int]:
+        mine = bundles.c.account_id == account_id
+        page = (
+            select(bundles)
+            .where(mine)
+            .order_by(bundles.c.created_at.desc(), bundles.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(bundles).where(mine)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(page)).mappings().all()
+            total = (await conn.execute(count)).scalar_one()
+        return [Bundle(**{name: row[name] for name in _BUNDLE_FIELDS}) for row in rows], int(total)
+
+    async def delete_bundle(self, account_id: str, bundle_id: str) -> None:
+        async with self._db.write() as conn:
+            mine = and_(bundles.c.id == bundle_id, bundles.c.account_id == account_id)
+            found = (await conn.execute(select(bundles.c.id).where(mine).with_for_update())).first()
+            if found is None:
+                raise NotFound(
+                    f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id
+                )
+            await conn.execute(
+                update(files)
+                .where(files.c.bundle_id == bundle_id, files.c.account_id == account_id)
+                .values(bundle_id=None)
+            )
+            await conn.execute(delete(bundles).where(mine))
+
+
+async def _drop_reference(conn: AsyncConnection, pool_id: str, key: str, release: BlobRelease) -> None:
+    """Decrement the blob's count; at zero delete its row and its bytes, still under the row lock."""
+    which = and_(blobs.c.pool_id == pool_id, blobs.c.key == key)
+    refcount = (
+        await conn.execute(select(blobs.c.refcount).where(which).with_for_update())
+    ).scalar_one_or_none()
+    if refcount is None:
+        # A file without a blob row is a bookkeeping bug; the file row goes, the bytes stay for
+        # the orphan collector rather than risking another file's content.
+        _log.warning("file blob has no reference row", extra={"pool_id": pool_id, "key": key})
+        return
+    if refcount > 1:
+        await conn.execute(update(blobs).where(which).values(refcount=blobs.c.refcount - 1))
+        return
+    await conn.execute(delete(blobs).where(which))
+    await release(pool_id, key)
+
+
+def _select_files() -> Select[Any]:
+    return select(files, bundles.c.expired_at.label("bundle_expired_at")).select_from(_WITH_BUNDLE)
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    """Neither the file's own expiry nor its bundle's has passed."""
+    return and_(
+        or_(files.c.expired_at.is_(None), files.c.expired_at > now),
+        or_(bundles.c.expired_at.is_(None), bundles.c.expired_at > now),
+    )
+
+
+def _file(row: Any) -> StoredFile:
+    values = {name: row[name] for name in _FILE_FIELDS}
+    values["expired_at"] = effective_expiry(row["expired_at"], None, row["bundle_expired_at"])
+    return StoredFile(**values)
+
+
+def _weighted(totals: Any, multipliers: dict[str, float]) -> int:
+    """Sum of bytes per pool times the pool's cost, rounded up (an unknown pool costs 1.0)."""
+    return sum(math.ceil(int(total) * multipliers.get(pool_id, 1.0)) for pool_id, total in totals)
