@@ -113,6 +113,21 @@ class LocalBlobStore:
         finally:
             handle.close()
 
+    async def blob_keys(self, pool_root: Path, modified_before: float) -> list[str]:
+        """Keys of the pool's blob files last modified before ``modified_before`` (epoch seconds)."""
+
+        def scan() -> list[str]:
+            root = pool_root / "blobs"
+            if not root.is_dir():
+                return []
+            return [
+                path.name
+                for path in root.glob("??/??/*")
+                if not path.name.startswith(".") and path.stat().st_mtime < modified_before
+            ]
+
+        return await _io(scan)
+
     def staging_ids(self) -> list[str]:
         """Task ids that have a staging directory (for orphan collection)."""
         if not self.staging_root.is_dir():

@@ -82,6 +82,12 @@ class SqlTaskStore:
         async with self._db.write() as conn:
             return (await conn.execute(statement)).rowcount
 
+    async def purge_terminal(self, updated_before: datetime) -> int:
+        """Delete every account's terminal tasks last updated before the given time (retention)."""
+        statement = delete(tasks).where(tasks.c.status.in_(_TERMINAL), tasks.c.updated_at < updated_before)
+        async with self._db.write() as conn:
+            return (await conn.execute(statement)).rowcount
+
     async def overdue(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         query = (
             select(tasks.c.account_id, tasks.c.task_id)

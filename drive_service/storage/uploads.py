@@ -232,6 +232,12 @@ class SqlUploadStore:
                 await conn.execute(delete(tasks).where(tasks.c.task_id.in_(task_ids)))
         return task_ids
 
+    async def known_blobs(self, pool_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` have a blob row in the pool (are referenced by files)."""
+        query = select(blobs.c.key).where(blobs.c.pool_id == pool_id, blobs.c.key.in_(list(keys)))
+        async with self._db.read() as conn:
+            return set((await conn.execute(query)).scalars())
+
     async def staged_task_ids(self, task_ids: Sequence[str]) -> set[str]:
         """Which of ``task_ids`` are uploads still in progress (their staging must stay)."""
         query = select(tasks.c.task_id).where(

@@ -1,0 +1,120 @@
+"""The maintenance loop: expiry of idle uploads, tasks and files, retention, garbage collection."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from drive_service.pools import PoolRegistry
+from drive_service.services.tasks import TaskManager
+from drive_service.services.uploads import UploadManager
+from drive_service.storage.blobs import LocalBlobStore
+from drive_service.storage.tasks import SqlTaskStore
+from drive_service.storage.uploads import SqlUploadStore
+
+_log = logging.getLogger(__name__)
+#: Blobs younger than this are never collected: a completion may be about to reference them.
+BLOB_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenancePolicy:
+    """How long things may live."""
+
+    stale_upload_after: timedelta
+    task_retention: timedelta
+
+
+@dataclass(slots=True)
+class MaintenanceReport:
+    """What one pass did."""
+
+    uploads_expired: int = 0
+    tasks_expired: int = 0
+    files_expired: int = 0
+    tasks_purged: int = 0
+    staging_removed: int = 0
+    blobs_removed: int = 0
+
+
+class Maintenance:
+    """One pass of every cleanup job; each job's failure is logged and the others still run."""
+
+    def __init__(
+        self,
+        *,
+        uploads: UploadManager,
+        tasks: TaskManager,
+        expire_files: Callable[[], Awaitable[int]],
+        task_store: SqlTaskStore,
+        upload_store: SqlUploadStore,
+        blobs: LocalBlobStore,
+        pools: PoolRegistry,
+        clock: Callable[[], datetime],
+        policy: MaintenancePolicy,
+    ) -> None:
+        self._uploads = uploads
+        self._tasks = tasks
+        self._expire_files = expire_files
+        self._task_store = task_store
+        self._upload_store = upload_store
+        self._blobs = blobs
+        self._pools = pools
+        self._clock = clock
+        self._policy = policy
+
+    async def run_once(self) -> MaintenanceReport:
+        """Run every job once, in an order where earlier jobs feed later ones."""
+        report = MaintenanceReport()
+        jobs: list[tuple[str, Callable[[], Awaitable[int]]]] = [
+            ("uploads_expired", lambda: self._uploads.expire_stale(self._policy.stale_upload_after)),
+            ("tasks_expired", self._tasks.expire_overdue),
+            ("files_expired", self._expire_files),
+            ("tasks_purged", self._purge_tasks),
+            ("staging_removed", self._collect_staging),
+            ("blobs_removed", self._collect_blobs),
+        ]
+        for name, job in jobs:
+            try:
+                setattr(report, name, await job())
+            except Exception:  # noqa: BLE001 - one failing job must not stop the others
+                _log.exception("maintenance job failed", extra={"job": name})
+        return report
+
+    async def run_forever(self, interval: timedelta) -> None:
+        """Run a pass every ``interval`` until cancelled."""
+        while True:
+            await asyncio.sleep(interval.total_seconds())
+            report = await self.run_once()
+            _log.info("maintenance pass", extra=dataclasses.asdict(report))
+
+    async def _purge_tasks(self) -> int:
+        return await self._task_store.purge_terminal(self._clock() - self._policy.task_retention)
+
+    async def _collect_staging(self) -> int:
+        staged = self._blobs.staging_ids()
+        if not staged:
+            return 0
+        keep = await self._upload_store.staged_task_ids(staged)
+        orphans = [task_id for task_id in staged if task_id not in keep]
+        for task_id in orphans:
+            await self._blobs.discard_staging(task_id)
+        return len(orphans)
+
+    async def _collect_blobs(self) -> int:
+        removed = 0
+        older_than = (self._clock() - BLOB_GRACE).timestamp()
+        for pool in self._pools.all():
+            candidates = await self._blobs.blob_keys(pool.root, older_than)
+            if not candidates:
+                continue
+            known = await self._upload_store.known_blobs(pool.id, candidates)
+            for key in candidates:
+                if key not in known:
+                    await self._blobs.delete_blob(pool.root, key)
+                    removed += 1
+        return removed
