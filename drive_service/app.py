@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,7 +19,9 @@ from drive_service.api.services import SERVICE_NAMES, register_servicers
 from drive_service.config import Settings
 from drive_service.pools import load_pools
 from drive_service.services.events import EventHub, EventWatcher
+from drive_service.services.files import FileManager
 from drive_service.services.health import HealthChecker
+from drive_service.services.maintenance import Maintenance, MaintenancePolicy
 from drive_service.services.tasks import TaskManager
 from drive_service.services.tokens import TokenVerifier
 from drive_service.services.uploads import UploadLimits, UploadManager
@@ -58,8 +60,10 @@ class App:
         self.pools = load_pools(settings.pools_file, settings.data_dir, settings.preferred_pool)
         self.blobs = blob_store or LocalBlobStore(settings.uploads_path)
         file_store = SqlFileStore(self.db)
+        self.files = FileManager(file_store, self.pools, self.blobs, clock, settings.default_quota_bytes)
+        upload_store = SqlUploadStore(self.db)
         self.uploads = UploadManager(
-            SqlUploadStore(self.db),
+            upload_store,
             file_store,
             self.pools,
             self.blobs,
@@ -71,6 +75,20 @@ class App:
                 default_quota=settings.default_quota_bytes,
                 master_key=settings.master_key,
                 upload_events=settings.upload_events,
+            ),
+        )
+        self.maintenance = Maintenance(
+            uploads=self.uploads,
+            tasks=self.tasks,
+            expire_files=self.files.expire_files,
+            task_store=store,
+            upload_store=upload_store,
+            blobs=self.blobs,
+            pools=self.pools,
+            clock=clock,
+            policy=MaintenancePolicy(
+                stale_upload_after=timedelta(hours=settings.stale_threshold_hours),
+                task_retention=timedelta(days=settings.task_retention_days),
             ),
         )
         self.health_checker = HealthChecker(
@@ -109,6 +127,8 @@ class App:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._background.append(asyncio.create_task(self._sweep_expired_tasks()))
+        interval = timedelta(minutes=self.settings.cleanup_interval_minutes)
+        self._background.append(asyncio.create_task(self.maintenance.run_forever(interval)))
         _log.info("serving", extra={"listen": self.settings.listen, "port": self.port})
 
     async def stop(self, grace: float | None = None) -> None:

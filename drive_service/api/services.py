@@ -16,9 +16,9 @@ from drive.v1 import (
     uploads_pb2,
     uploads_pb2_grpc,
 )
+from drive_service.api.files import FileServicer
 from drive_service.api.stats import StatsServicer
 from drive_service.api.tasks import TaskServicer
-from drive_service.api.unimplemented import unimplemented_servicer
 from drive_service.api.uploads import UploadServicer
 
 if TYPE_CHECKING:
@@ -41,6 +41,4 @@ def register_servicers(server: grpc.aio.Server, app: App) -> None:
         StatsServicer(app.tasks, app.uploads, app.health_checker), server
     )
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(UploadServicer(app.uploads), server)
-    files_pb2_grpc.add_FileServiceServicer_to_server(
-        unimplemented_servicer(files_pb2_grpc.FileServiceServicer, _DESCRIPTORS[3]), server
-    )
+    files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)

@@ -81,7 +81,7 @@ class Maintenance:
         for name, job in jobs:
             try:
                 setattr(report, name, await job())
-            except Exception:  # noqa: BLE001 - one failing job must not stop the others
+            except Exception:
                 _log.exception("maintenance job failed", extra={"job": name})
         return report
 

@@ -43,17 +43,6 @@ async def test_health_serving_overall_and_per_service(server: App, channel: grpc
         assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_uploads_answer_unimplemented_with_reason(server: App, channel: grpc.aio.Channel) -> None:
-    from drive.v1 import uploads_pb2, uploads_pb2_grpc
-    from tests.support import error_reason
-
-    stub = uploads_pb2_grpc.UploadServiceStub(channel)
-    token = token_for(server.settings, new_account())
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetUploadProgress(uploads_pb2.GetUploadProgressRequest(task_id="x"), metadata=auth(token))
-    assert error_reason(caught.value)[:2] == (grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED")
-
-
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 async def test_restart_keeps_every_task(tmp_path: Path, backend_name: str) -> None:
     import os

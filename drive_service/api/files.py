@@ -1,0 +1,130 @@
+"""FileService servicer: parse, call FileManager, convert."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+
+from drive.v1 import files_pb2, files_pb2_grpc
+from drive_service.api import convert, convert_files
+from drive_service.api.auth import current_caller
+from drive_service.services.files import FileManager
+
+#: Largest data field of one ReadFile message (the contract's limit).
+READ_PIECE = 1024 * 1024
+
+
+class FileServicer(files_pb2_grpc.FileServiceServicer):
+    """The caller's files, pools, bundles and quota."""
+
+    def __init__(self, manager: FileManager) -> None:
+        self._files = manager
+
+    async def GetFile(
+        self, request: files_pb2.GetFileRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.GetFileResponse:
+        file = await self._files.get_file(current_caller().account_id, request.file_id)
+        return files_pb2.GetFileResponse(file=convert_files.cloud_file(file))
+
+    async def ListFiles(
+        self, request: files_pb2.ListFilesRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.ListFilesResponse:
+        files, total = await self._files.list_files(
+            current_caller().account_id,
+            request.pool_id or None,
+            request.bundle_id or None,
+            request.offset,
+            request.limit if request.HasField("limit") else None,
+        )
+        await context.send_initial_metadata((("x-total", str(total)),))
+        return files_pb2.ListFilesResponse(
+            files=[convert_files.cloud_file(file) for file in files], total=total
+        )
+
+    async def DeleteFile(
+        self, request: files_pb2.DeleteFileRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.DeleteFileResponse:
+        await self._files.delete_file(current_caller().account_id, request.file_id)
+        return files_pb2.DeleteFileResponse()
+
+    async def ReadFile(
+        self, request: files_pb2.ReadFileRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[files_pb2.ReadFileResponse]:
+        file, pieces = await self._files.read_file(
+            current_caller().account_id,
+            request.file_id,
+            request.offset,
+            request.length or None,  # 0 means "to the end" on the wire
+            request.password or None,
+        )
+        first: files_pb2.CloudFile | None = convert_files.cloud_file(file)
+        position = request.offset
+        async with contextlib.aclosing(pieces):
+            async for piece in pieces:
+                for start in range(0, len(piece), READ_PIECE):
+                    data = piece if len(piece) <= READ_PIECE else piece[start : start + READ_PIECE]
+                    yield files_pb2.ReadFileResponse(data=data, file=first, offset=position)
+                    first, position = None, position + len(data)
+        if first is not None:  # an empty range still answers once, with the metadata
+            yield files_pb2.ReadFileResponse(file=first, offset=position)
+
+    async def ListPools(
+        self, request: files_pb2.ListPoolsRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.ListPoolsResponse:
+        caller = current_caller()
+        pools = self._files.list_pools(caller.account_id, caller.tier)
+        return files_pb2.ListPoolsResponse(pools=[convert_files.pool(pool) for pool in pools])
+
+    async def CreateBundle(
+        self, request: files_pb2.CreateBundleRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.CreateBundleResponse:
+        bundle = await self._files.create_bundle(
+            current_caller().account_id,
+            request.name,
+            request.description,
+            convert.optional_datetime(request, "expired_at"),
+        )
+        return files_pb2.CreateBundleResponse(bundle=convert_files.bundle(bundle))
+
+    async def GetBundle(
+        self, request: files_pb2.GetBundleRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.GetBundleResponse:
+        bundle = await self._files.get_bundle(current_caller().account_id, request.bundle_id)
+        return files_pb2.GetBundleResponse(bundle=convert_files.bundle(bundle))
+
+    async def ListBundles(
+        self, request: files_pb2.ListBundlesRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.ListBundlesResponse:
+        bundles, total = await self._files.list_bundles(
+            current_caller().account_id, request.offset, request.limit if request.HasField("limit") else None
+        )
+        await context.send_initial_metadata((("x-total", str(total)),))
+        return files_pb2.ListBundlesResponse(
+            bundles=[convert_files.bundle(bundle) for bundle in bundles], total=total
+        )
+
+    async def DeleteBundle(
+        self, request: files_pb2.DeleteBundleRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.DeleteBundleResponse:
+        await self._files.delete_bundle(current_caller().account_id, request.bundle_id)
+        return files_pb2.DeleteBundleResponse()
+
+    async def GetQuota(
+        self, request: files_pb2.GetQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.GetQuotaResponse:
+        usage = await self._files.get_quota(current_caller().account_id)
+        return files_pb2.GetQuotaResponse(
+            quota_bytes=usage.quota_bytes, used_bytes=usage.used_bytes, reserved_bytes=usage.reserved_bytes
+        )
+
+    async def SetAccountQuota(
+        self, request: files_pb2.SetAccountQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> files_pb2.SetAccountQuotaResponse:
+        account_id, quota_bytes = await self._files.set_quota(
+            current_caller(),
+            request.account_id,
+            request.quota_bytes if request.HasField("quota_bytes") else None,
+        )
+        return files_pb2.SetAccountQuotaResponse(account_id=account_id, quota_bytes=quota_bytes)
