@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from drive_service.domain import validation as valid
 from drive_service.domain.files import Bundle, StoredFile, Usage
@@ -27,24 +26,6 @@ MAX_BUNDLE_NAME = 255
 MAX_BUNDLE_DESCRIPTION = 1024
 
 
-class LiveFileStore(FileStore, Protocol):
-    """A FileStore whose reads can hide files expired at ``now`` (None = show every stored file)."""
-
-    async def get_file(self, account_id: str, file_id: str, now: datetime | None = None) -> StoredFile | None:
-        """The caller's file (with its effective expiry), or None when unknown, another's or expired."""
-
-    async def list_files(
-        self,
-        account_id: str,
-        pool_id: str | None,
-        bundle_id: str | None,
-        offset: int,
-        limit: int,
-        now: datetime | None = None,
-    ) -> tuple[list[StoredFile], int]:
-        """A page of the caller's live files (newest first) and the total matching the filters."""
-
-
 class FileManager:
     """Reads and deletes the caller's files, manages bundles and quotas, and sweeps expired files.
 
@@ -54,7 +35,7 @@ class FileManager:
 
     def __init__(
         self,
-        store: LiveFileStore,
+        store: FileStore,
         pools: PoolRegistry,
         blobs: LocalBlobStore,
         clock: Callable[[], datetime],

@@ -66,16 +66,23 @@ class EventLog(Protocol):
 class FileStore(Protocol):
     """Files, bundles, blob references and quotas of accounts."""
 
-    async def get_file(self, account_id: str, file_id: str) -> StoredFile | None:
-        """The caller's file, or None when unknown or another account's."""
+    async def get_file(self, account_id: str, file_id: str, now: datetime | None = None) -> StoredFile | None:
+        """The caller's file with its effective expiry, or None when unknown, another account's,
+        or expired at ``now`` (None shows every stored file)."""
 
     async def find_file(self, account_id: str, sha256: str, size: int, now: datetime) -> StoredFile | None:
         """The caller's live, unencrypted file with this content (for dedup), or None."""
 
     async def list_files(
-        self, account_id: str, pool_id: str | None, bundle_id: str | None, offset: int, limit: int
+        self,
+        account_id: str,
+        pool_id: str | None,
+        bundle_id: str | None,
+        offset: int,
+        limit: int,
+        now: datetime | None = None,
     ) -> tuple[list[StoredFile], int]:
-        """A page of the caller's files (newest first) and the total matching the filters."""
+        """A page of the caller's files live at ``now`` (newest first) and the matching total."""
 
     async def delete_file(self, account_id: str, file_id: str, release: BlobRelease) -> StoredFile:
         """Delete the caller's file and drop its blob reference.
