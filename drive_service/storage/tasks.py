@@ -152,7 +152,9 @@ def _filters(account_id: str, query: TaskQuery) -> ColumnElement[bool]:
 async def _select_one(conn: AsyncConnection, account_id: str, task_id: str, *, lock: bool) -> Task | None:
     query = select(tasks).where(tasks.c.task_id == task_id, tasks.c.account_id == account_id)
     if lock:
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: it does not conflict with the KEY SHARE lock that inserting a row
+        # referencing this task (a chunk receipt) takes, so concurrent chunk writers cannot deadlock.
+        query = query.with_for_update(key_share=True)
     row = (await conn.execute(query)).mappings().one_or_none()
     return None if row is None else task_from_row(row)
 
