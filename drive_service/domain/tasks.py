@@ -88,6 +88,16 @@ def next_status(task_id: str, current: TaskStatus, action: Action) -> TaskStatus
     return target or current
 
 
+def require_in_progress(task: Task, action: str) -> None:
+    """Uploads accept chunks and completion only while IN_PROGRESS.
+
+    Raises:
+        InvalidTaskState: the task is in any other status.
+    """
+    if task.status is not TaskStatus.IN_PROGRESS:
+        raise InvalidTaskState(task.task_id, task.status.value, action)
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """One persistent task as stored; progress is 0..100."""

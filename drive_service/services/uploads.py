@@ -13,23 +13,22 @@ import google_crc32c
 from drive_service.domain import events as ev
 from drive_service.domain import uploads as rules
 from drive_service.domain.events import Event
-from drive_service.domain.files import Bundle, StoredFile, Upload, effective_expiry
+from drive_service.domain.files import Bundle, StoredFile, Upload
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
-from drive_service.domain.tasks import Action, Task, TaskStatus, TaskType, next_status
+from drive_service.domain.tasks import Action, Task, TaskStatus, TaskType, next_status, require_in_progress
 from drive_service.errors import (
     AlreadyExists,
-    DataLoss,
-    FailedPrecondition,
     InvalidArgument,
     InvalidTaskState,
     NotFound,
-    PermissionDenied,
     TaskNotFound,
 )
 from drive_service.pools import PoolRegistry
+from drive_service.services.completion import UploadCompleter
 from drive_service.services.events import EventHub
 from drive_service.services.ports import FileStore
+from drive_service.services.quota import check_quota
 from drive_service.services.tokens import Caller
 from drive_service.storage import encryption
 from drive_service.storage.blobs import LocalBlobStore
@@ -101,6 +100,17 @@ class UploadManager:
         self._hub = hub
         self._clock = clock
         self._limits = limits
+        self._completer = UploadCompleter(
+            store,
+            files,
+            pools,
+            blobs,
+            hub,
+            clock,
+            master_key=limits.master_key,
+            default_quota=limits.default_quota,
+            upload_events=limits.upload_events,
+        )
 
     async def create(self, caller: Caller, request: rules.UploadRequest) -> Created:
         """Check the request in DESIGN §4's order, answer a dedup hit, or start an upload."""
@@ -133,7 +143,13 @@ class UploadManager:
             raise NotFound(
                 f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id
             )
-        await self._check_quota(caller.account_id, size * pool.cost_multiplier)
+        await check_quota(
+            self._files,
+            self._pools,
+            caller.account_id,
+            size * pool.cost_multiplier,
+            self._limits.default_quota,
+        )
         if not encrypted:
             existing = await self._files.find_file(caller.account_id, sha256, size, now)
             if existing is not None:
@@ -268,7 +284,7 @@ class UploadManager:
     async def _store_chunk(
         self, task: Task, upload: Upload, index: int, data: bytes, crc: int | None
     ) -> tuple[Task, Upload]:
-        _require_accepting(task, "accept chunks")
+        require_in_progress(task, "accept chunks")
         plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
         expected = plan.expected_length(index)
         if len(data) != expected:
@@ -283,7 +299,7 @@ class UploadManager:
         now = self._clock()
 
         def count(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            _require_accepting(task, "accept chunks")
+            require_in_progress(task, "accept chunks")
             chunks = upload.chunks_uploaded + 1
             upload = dataclasses.replace(
                 upload, chunks_uploaded=chunks, bytes_uploaded=upload.bytes_uploaded + len(data)
@@ -304,132 +320,8 @@ class UploadManager:
         return task, upload
 
     async def complete(self, account_id: str, task_id: str) -> StoredFile:
-        """Verify and store the upload as a file; idempotent, and one file for concurrent calls.
-
-        Raises:
-            FailedPrecondition: CHUNKS_MISSING, or INVALID_TASK_STATE.
-            DataLoss: HASH_MISMATCH (the task is then Failed and its staging removed).
-            PermissionDenied: QUOTA_EXCEEDED on the real size (the task stays retryable).
-            Unavailable: storage or database trouble (the task stays retryable).
-        """
-        token = new_id()
-        while True:
-            task, upload = await self.get(account_id, task_id)
-            if task.status is TaskStatus.COMPLETED and upload.file_id:
-                return await self._file(account_id, upload.file_id)
-            _require_accepting(task, "complete")
-            if await self._claim_completion(account_id, task_id, token):
-                break
-            await asyncio.sleep(0.05)  # another call is completing it; its outcome is ours
-        try:
-            return await self._finish(task, upload, token)
-        except BaseException:
-            await self._release_completion(account_id, task_id, token)
-            raise
-
-    async def _finish(self, task: Task, upload: Upload, token: str) -> StoredFile:
-        uploaded = await self._store.uploaded_chunks(task.task_id)
-        if len(uploaded) != upload.chunks_count:
-            present = set(uploaded)
-            missing = [index for index in range(upload.chunks_count) if index not in present]
-            raise FailedPrecondition(
-                f"{len(missing)} chunks are missing.",
-                reason="CHUNKS_MISSING",
-                task_id=task.task_id,
-                missing_count=len(missing),
-                missing_chunks=",".join(map(str, missing[:_MISSING_SHOWN])),
-            )
-        pool = self._pools.get(upload.pool_id)
-        staging = self._blobs.staging_file(task.task_id)
-        if upload.encrypted:
-            assert upload.wrapped_key is not None and upload.key_salt is not None
-            key = encryption.unwrap_key(self._limits.master_key, upload.wrapped_key)
-            salt = upload.key_salt
-            blob_key, (sha256, stored_size) = await self._blobs.write_blob(
-                pool.root, lambda target: encryption.encrypt_file(staging, target, key=key, salt=salt)
-            )
-            # Every chunk had its exact length, so the staging file holds exactly file_size bytes.
-            size = upload.file_size
-        else:
-            sha256, size = await self._blobs.hash_staging(task.task_id)
-            blob_key, stored_size = sha256, size
-        if sha256 != upload.hash or size != upload.file_size:
-            if upload.encrypted:
-                await self._blobs.delete_blob(pool.root, blob_key)
-            await self._fail(
-                task.account_id, task.task_id, "The uploaded data does not match the declared SHA-256."
-            )
-            raise DataLoss(
-                "The uploaded data does not match the declared SHA-256 hash.",
-                reason="HASH_MISMATCH",
-                task_id=task.task_id,
-            )
-        await self._check_quota(task.account_id, 0.0)
-        file = await self._new_file(task, upload, pool, blob_key, stored_size)
-
-        async def place(existed: bool) -> None:
-            if not upload.encrypted and not existed:
-                await self._blobs.adopt_staging(task.task_id, pool.root, blob_key)
-
-        def finish(task: Task, current: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            if current.completion_token != token:
-                raise FailedPrecondition("Another call completed this upload.", reason="COMPLETION_CONFLICT")
-            now = file.created_at
-            done = dataclasses.replace(
-                task,
-                status=next_status(task.task_id, task.status, Action.COMPLETE),
-                progress=100.0,
-                results={
-                    "fileId": file.id,
-                    "fileName": file.name,
-                    "fileSize": file.size,
-                    "mimeType": file.mime_type,
-                },
-                completed_at=now,
-                updated_at=now,
-                last_activity=now,
-            )
-            done, events = ev.throttled_progress(done, now)
-            events.append(ev.completed(done))
-            if self._limits.upload_events:
-                events.append(ev.upload_completed(done, current, file.id))
-            finished = dataclasses.replace(
-                current, file_id=file.id, completion_token=None, completion_started_at=None, wrapped_key=None
-            )
-            return done, finished, events
-
-        _, _, recorded = await self._store.complete(task.account_id, task.task_id, file, place, finish)
-        self._hub.publish(recorded)
-        await self._blobs.discard_staging(task.task_id)
-        return file
-
-    async def _new_file(
-        self, task: Task, upload: Upload, pool: Pool, blob_key: str, stored_size: int
-    ) -> StoredFile:
-        now = self._clock()
-        bundle_expiry = None
-        if upload.bundle_id is not None:
-            bundle = await self._files.get_bundle(task.account_id, upload.bundle_id)
-            bundle_expiry = bundle.expired_at if bundle is not None else None
-        pool_expiry = now + pool.policy.default_expiry if pool.policy.default_expiry else None
-        return StoredFile(
-            id=new_id(),
-            account_id=task.account_id,
-            name=upload.file_name,
-            description="",
-            mime_type=upload.content_type,
-            size=upload.file_size,
-            hash=upload.hash,
-            pool_id=pool.id,
-            blob_key=blob_key,
-            stored_size=stored_size,
-            bundle_id=upload.bundle_id,
-            encrypted=upload.encrypted,
-            created_at=now,
-            updated_at=now,
-            uploaded_at=now,
-            expired_at=effective_expiry(upload.file_expired_at, pool_expiry, bundle_expiry),
-        )
+        """Verify and store the upload as a file (see UploadCompleter.complete)."""
+        return await self._completer.complete(account_id, task_id)
 
     async def cancel(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
         """Mark the upload Cancelled and remove its staging."""
@@ -522,82 +414,6 @@ class UploadManager:
         """Counts, bytes, average progress and the five most recently active uploads."""
         recent, _ = await self._store.find(account_id, None, "lastActivity", True, 0, 5)
         return await self._store.stats(account_id), recent
-
-    async def _check_quota(self, account_id: str, additional: float) -> None:
-        multipliers = {pool.id: pool.cost_multiplier for pool in self._pools.all()}
-        usage = await self._files.usage(account_id, multipliers, self._limits.default_quota)
-        if not usage.check(int(additional)):
-            raise PermissionDenied(
-                "The upload would exceed the account's quota.",
-                reason="QUOTA_EXCEEDED",
-                quota_bytes=usage.quota_bytes,
-                used_bytes=usage.used_bytes,
-                reserved_bytes=usage.reserved_bytes,
-            )
-
-    async def _fail(self, account_id: str, task_id: str, message: str) -> None:
-        def fail(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            now = self._clock()
-            status = next_status(task_id, task.status, Action.FAIL)
-            done = dataclasses.replace(
-                task,
-                status=status,
-                error_message=message,
-                completed_at=now,
-                updated_at=now,
-                last_activity=now,
-            )
-            events: list[Event] = [ev.failed(done)]
-            if self._limits.upload_events:
-                events.append(ev.upload_failed(done, upload))
-            released = dataclasses.replace(
-                upload, wrapped_key=None, completion_token=None, completion_started_at=None
-            )
-            return done, released, events
-
-        _, _, recorded = await self._store.change(account_id, task_id, fail)
-        self._hub.publish(recorded)
-        await self._blobs.discard_staging(task_id)
-
-    async def _claim_completion(self, account_id: str, task_id: str, token: str) -> bool:
-        now = self._clock()
-        claimed = False
-
-        def claim(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            nonlocal claimed
-            busy = (
-                upload.completion_started_at is not None
-                and upload.completion_started_at > now - _COMPLETION_LEASE
-            )
-            if (upload.completion_token is not None and busy) or task.status is not TaskStatus.IN_PROGRESS:
-                return task, upload, []
-            claimed = True
-            return task, dataclasses.replace(upload, completion_token=token, completion_started_at=now), []
-
-        await self._store.change(account_id, task_id, claim)
-        return claimed
-
-    async def _release_completion(self, account_id: str, task_id: str, token: str) -> None:
-        def release(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            if upload.completion_token != token:
-                return task, upload, []
-            return task, dataclasses.replace(upload, completion_token=None, completion_started_at=None), []
-
-        try:
-            await self._store.change(account_id, task_id, release)
-        except Exception:
-            return
-
-    async def _file(self, account_id: str, file_id: str) -> StoredFile:
-        file = await self._files.get_file(account_id, file_id)
-        if file is None:
-            raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
-        return file
-
-
-def _require_accepting(task: Task, action: str) -> None:
-    if task.status is not TaskStatus.IN_PROGRESS:
-        raise InvalidTaskState(task.task_id, task.status.value, action)
 
 
 def _require_complete(buffer: bytearray, index: int | None, plan: rules.ChunkPlan) -> None:
