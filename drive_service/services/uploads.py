@@ -263,6 +263,13 @@ class UploadManager:
                 current, crc = piece.index, None
             expected = plan.expected_length(piece.index)
             if piece.crc32c is not None:
+                if crc is not None and crc != piece.crc32c:
+                    raise InvalidArgument(
+                        f"The pieces of chunk {piece.index} name different CRC32C values.",
+                        reason="CRC32C_MISMATCH",
+                        field="crc32c",
+                        chunk_index=piece.index,
+                    )
                 crc = piece.crc32c
             if len(buffer) + len(piece.data) > expected:
                 raise _size_mismatch(piece.index, len(buffer) + len(piece.data), expected)

@@ -68,8 +68,14 @@ async def _translated() -> AsyncIterator[None]:
         raise Unavailable("The database is unavailable; retry shortly.", retry_after=1.0) from exc
 
 
+#: SQLSTATEs of transient conflicts (deadlock, serialization failure): retrying succeeds.
+_TRANSIENT_STATES = {"40P01", "40001"}
+
+
 def _is_connection_error(exc: DBAPIError) -> bool:
     if exc.connection_invalidated or isinstance(exc, OperationalError):
+        return True
+    if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_STATES:
         return True
     name = type(exc.orig).__name__ if exc.orig is not None else ""
     return "Connection" in name or "CannotConnect" in name or "Shutdown" in name

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from drive.v1 import files_pb2, files_pb2_grpc, uploads_pb2, uploads_pb2_grpc
 
+from drive.v1 import files_pb2, files_pb2_grpc, uploads_pb2, uploads_pb2_grpc
 from drive_service.app import App
 from drive_service.services.tokens import mint
 from drive_service.storage.blobs import blob_path

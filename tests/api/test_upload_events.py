@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from drive.v1 import tasks_pb2, uploads_pb2
 from google.protobuf import json_format
 
+from drive.v1 import tasks_pb2, uploads_pb2
 from tests.api.test_watch import started
 from tests.api.uploading import CHUNK, complete, create, payload
 from tests.conftest import Client

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from drive.v1 import files_pb2, uploads_pb2
 
+from drive.v1 import files_pb2, uploads_pb2
 from drive_service.app import App
 from tests.api.test_tasks import expect_error
 from tests.api.uploading import CHUNK, complete, create, payload, send_all, send_chunk
@@ -231,4 +231,20 @@ async def test_list_rejects(client: Client, fields: dict[str, object], reason: s
         ),  # type: ignore[arg-type]
         INVALID,
         reason,
+    )
+
+
+async def test_stream_pieces_with_conflicting_crcs(client: Client) -> None:
+    data = payload(CHUNK)
+    created = await create(client, data)
+
+    async def pieces():  # type: ignore[no-untyped-def]
+        half = CHUNK // 2
+        yield uploads_pb2.UploadChunksRequest(
+            task_id=created.task_id, chunk_index=0, data=data.data[:half], crc32c=1
+        )
+        yield uploads_pb2.UploadChunksRequest(chunk_index=0, data=data.data[half:], crc32c=2)
+
+    await expect_error(
+        client.uploads.UploadChunks(pieces(), metadata=client.metadata), INVALID, "CRC32C_MISMATCH"
     )

@@ -7,8 +7,8 @@ import hashlib
 
 import google_crc32c
 import grpc
-from drive.v1 import files_pb2, stats_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 
+from drive.v1 import files_pb2, stats_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 from drive_service.app import App
 from drive_service.storage.blobs import blob_path
 from tests.api.test_tasks import expect_error
@@ -137,9 +137,7 @@ async def test_hash_mismatch_fails_the_task(client: Client, server: App) -> None
     )
     assert task.task.status == task_enums_pb2.TASK_STATUS_FAILED
     assert not server.blobs.staging_file(created.task_id).parent.exists()
-    files = await client.files.ListFiles(
-        files_pb2.ListFilesRequest(), metadata=client.metadata
-    )
+    files = await client.files.ListFiles(files_pb2.ListFilesRequest(), metadata=client.metadata)
     assert files.total == 0
 
 

@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 
 from drive.v1 import uploads_pb2
-
 from tests.conftest import Client
 
 KIB = 1024

@@ -1,0 +1,340 @@
+"""Uploads under failure: a server killed mid-stream, a disk that fails mid-write, racing streams."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from sqlalchemy import select
+
+from drive.v1 import (
+    files_pb2,
+    files_pb2_grpc,
+    stats_pb2_grpc,
+    task_enums_pb2,
+    tasks_pb2,
+    tasks_pb2_grpc,
+    uploads_pb2,
+    uploads_pb2_grpc,
+)
+from drive_service.app import App
+from drive_service.storage import models
+from drive_service.storage.blobs import blob_path
+from tests.api.faults import (
+    BACKEND_NAMES,
+    JWT_SECRET,
+    CountingBlobStore,
+    FaultyBlobStore,
+    backend_database,
+    server_process,
+)
+from tests.api.uploading import CHUNK, Payload, complete, create, payload, send_all, send_chunk
+from tests.conftest import Client, make_client
+from tests.support import auth, error_reason, new_account, running_app, settings_for, token_for
+
+IN_PROGRESS = task_enums_pb2.TASK_STATUS_IN_PROGRESS
+_CALL_TIMEOUT = 15.0  # no single step of these tests may hang the suite
+
+
+def _client(channel: grpc.aio.Channel, account_id: str, metadata: tuple[tuple[str, str], ...]) -> Client:
+    return Client(
+        account_id=account_id,
+        metadata=metadata,
+        tasks=tasks_pb2_grpc.TaskServiceStub(channel),
+        stats=stats_pb2_grpc.StatsServiceStub(channel),
+        uploads=uploads_pb2_grpc.UploadServiceStub(channel),
+        files=files_pb2_grpc.FileServiceStub(channel),
+    )
+
+
+def _stream(task_id: str, data: Payload, indexes: Iterable[int], piece: int = CHUNK) -> list[object]:
+    """UploadChunks messages for ``indexes``, each chunk cut into pieces of ``piece`` bytes."""
+    messages: list[object] = []
+    for index in indexes:
+        chunk = data.chunk(index)
+        for start in range(0, len(chunk), piece):
+            messages.append(
+                uploads_pb2.UploadChunksRequest(
+                    task_id=task_id if not messages else "",
+                    chunk_index=index,
+                    data=chunk[start : start + piece],
+                )
+            )
+    return messages
+
+
+async def _upload_chunks(client: Client, messages: list[object]) -> uploads_pb2.UploadChunksResponse:
+    async def requests() -> AsyncIterator[object]:
+        for message in messages:
+            yield message
+
+    response: uploads_pb2.UploadChunksResponse = await client.uploads.UploadChunks(
+        requests(), metadata=client.metadata, timeout=_CALL_TIMEOUT
+    )
+    return response
+
+
+async def _resume_info(client: Client, task_id: str) -> uploads_pb2.GetUploadResumeInfoResponse:
+    response: uploads_pb2.GetUploadResumeInfoResponse = await client.uploads.GetUploadResumeInfo(
+        uploads_pb2.GetUploadResumeInfoRequest(task_id=task_id),
+        metadata=client.metadata,
+        timeout=_CALL_TIMEOUT,
+    )
+    return response
+
+
+async def _task(client: Client, task_id: str) -> tasks_pb2.GetTaskResponse:
+    response: tasks_pb2.GetTaskResponse = await client.tasks.GetTask(
+        tasks_pb2.GetTaskRequest(task_id=task_id), metadata=client.metadata, timeout=_CALL_TIMEOUT
+    )
+    return response
+
+
+async def _complete(client: Client, task_id: str) -> uploads_pb2.CompleteUploadResponse:
+    return await asyncio.wait_for(complete(client, task_id), _CALL_TIMEOUT)
+
+
+async def _expect_unavailable(call: object) -> None:
+    """The call fails with UNAVAILABLE / BACKEND_UNAVAILABLE and tells the client when to retry."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await asyncio.wait_for(call, _CALL_TIMEOUT)  # type: ignore[arg-type]
+    code, reason, _ = error_reason(caught.value)
+    assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE")
+    status = rpc_status.from_call(caught.value)
+    assert status is not None
+    delays = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            delays.append(info.retry_delay.ToTimedelta().total_seconds())
+    assert len(delays) == 1 and delays[0] > 0, "a retryable error carries one RetryInfo"
+
+
+async def _assert_stored(client: Client, file: files_pb2.CloudFile, pool_root: Path, data: Payload) -> None:
+    """The blob on disk holds exactly ``data``; so does ReadFile once FileService serves it."""
+    assert (file.hash, file.size) == (data.sha256, len(data.data))
+    on_disk = blob_path(pool_root, file.hash).read_bytes()
+    assert hashlib.sha256(on_disk).hexdigest() == data.sha256
+    try:
+        pieces = [
+            message.data
+            async for message in client.files.ReadFile(
+                files_pb2.ReadFileRequest(file_id=file.id), metadata=client.metadata, timeout=_CALL_TIMEOUT
+            )
+        ]
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        return
+    assert hashlib.sha256(b"".join(pieces)).hexdigest() == data.sha256
+
+
+async def _file_count(client: Client) -> int | None:
+    """How many files the account has, or None while FileService.ListFiles is not served."""
+    try:
+        listed = await client.files.ListFiles(
+            files_pb2.ListFilesRequest(), metadata=client.metadata, timeout=_CALL_TIMEOUT
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        return None
+    return int(listed.total)
+
+
+async def _wait_for_chunks(client: Client, task_id: str, count: int) -> int:
+    """Poll GetUploadProgress until ``count`` chunks are acknowledged; returns the number seen."""
+    async with asyncio.timeout(_CALL_TIMEOUT):
+        while True:
+            progress = await client.uploads.GetUploadProgress(
+                uploads_pb2.GetUploadProgressRequest(task_id=task_id),
+                metadata=client.metadata,
+                wait_for_ready=True,  # a fresh second channel may still be connecting
+            )
+            if progress.chunks_uploaded >= count:
+                return int(progress.chunks_uploaded)
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_sigkill_mid_stream_then_resume_after_restart(tmp_path: Path, backend_name: str) -> None:
+    data_dir = tmp_path / "var"
+    data = payload(CHUNK * 11 + 12_345)  # 12 chunks, the last one short
+    account = new_account()
+    async with backend_database(backend_name) as url:
+        settings = settings_for(data_dir, url, DRIVE_JWT_SECRET=JWT_SECRET)
+        metadata = auth(token_for(settings, account))
+        async with server_process(data_dir, url) as first:
+            port = await first.port()
+            async with (
+                grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+                grpc.aio.insecure_channel(f"127.0.0.1:{port}") as watch_channel,
+            ):
+                client = _client(channel, account, metadata)
+                watcher = _client(watch_channel, account, metadata)
+                created = await create(client, data)
+                assert created.chunks_count == 12
+                task_id = created.task_id
+                head = _stream(task_id, data, range(3))
+                half = CHUNK // 2
+                torn = uploads_pb2.UploadChunksRequest(chunk_index=3, data=data.chunk(3)[:half])
+                finished = asyncio.Event()
+
+                async def requests() -> AsyncIterator[object]:
+                    for message in head:
+                        yield message
+                    yield torn  # the server holds half of chunk 3 when it dies
+                    await finished.wait()  # the client is still sending when the connection drops
+
+                call = client.uploads.UploadChunks(requests(), metadata=metadata, timeout=_CALL_TIMEOUT)
+                try:
+                    assert await _wait_for_chunks(watcher, task_id, 3) == 3, first.log()
+                    assert await first.kill() == -signal.SIGKILL
+                    with pytest.raises(grpc.aio.AioRpcError) as caught:
+                        await call
+                    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, first.log()
+                finally:
+                    finished.set()
+                    call.cancel()
+
+        async with server_process(data_dir, url) as second:
+            port = await second.port()
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                client = _client(channel, account, metadata)
+                info = await _resume_info(client, task_id)
+                assert info.status == IN_PROGRESS
+                assert list(info.uploaded_chunks) == [0, 1, 2]
+                assert list(info.missing_chunks) == list(range(3, 12))
+                assert info.chunks_uploaded == 3
+                await send_chunk(client, task_id, 3, data.chunk(3))
+                result = await _upload_chunks(client, _stream(task_id, data, info.missing_chunks[1:]))
+                assert (result.chunks_stored, result.chunks_skipped) == (8, 0)
+                assert (result.chunks_uploaded, result.progress) == (12, 100.0)
+                file = (await _complete(client, task_id)).file
+                await _assert_stored(client, file, data_dir / "pools" / file.pool_id, data)
+                assert not (settings.uploads_path / task_id).exists()
+                assert (await _task(client, task_id)).task.status == task_enums_pb2.TASK_STATUS_COMPLETED
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_chunk_write_failure_is_retryable(tmp_path: Path, backend_name: str) -> None:
+    data = payload(CHUNK * 5)
+    async with backend_database(backend_name) as url:
+        settings = settings_for(tmp_path / "var", url)
+        store = FaultyBlobStore(settings.uploads_path, fail_write_offsets=frozenset({CHUNK, 3 * CHUNK}))
+        async with (
+            running_app(settings, blob_store=store) as app,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+        ):
+            client = make_client(app, channel)
+            task_id = (await create(client, data)).task_id
+            await send_chunk(client, task_id, 0, data.chunk(0))
+            # Half of chunk 1 reaches the disk, then the disk fails: the chunk is not acknowledged.
+            await _expect_unavailable(send_chunk(client, task_id, 1, data.chunk(1)))
+            assert store.injected == [f"write@{CHUNK}"]
+            info = await _resume_info(client, task_id)
+            assert (list(info.uploaded_chunks), list(info.missing_chunks)) == ([0], [1, 2, 3, 4])
+            assert (info.status, info.chunks_uploaded, info.progress) == (IN_PROGRESS, 1, 20.0)
+            assert (await _task(client, task_id)).task.status == IN_PROGRESS
+            # In a stream, the chunks before the failing one stay stored; the stream fails.
+            await _expect_unavailable(
+                _upload_chunks(client, _stream(task_id, data, [2, 3, 4], piece=CHUNK // 4))
+            )
+            assert store.injected == [f"write@{CHUNK}", f"write@{3 * CHUNK}"]
+            info = await _resume_info(client, task_id)
+            assert (list(info.uploaded_chunks), list(info.missing_chunks)) == ([0, 2], [1, 3, 4])
+            assert info.status == IN_PROGRESS
+            # Retrying works, and the torn bytes are overwritten.
+            await send_chunk(client, task_id, 1, data.chunk(1))
+            result = await _upload_chunks(client, _stream(task_id, data, [3, 4]))
+            assert (result.chunks_stored, result.chunks_skipped, result.chunks_uploaded) == (2, 0, 5)
+            file = (await _complete(client, task_id)).file
+            await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+
+
+@pytest.mark.parametrize("fault", ["hash", "adopt"])
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_storage_failure_during_completion_is_retryable(
+    tmp_path: Path, backend_name: str, fault: str
+) -> None:
+    data = payload(CHUNK * 3 + 777)
+    async with backend_database(backend_name) as url:
+        settings = settings_for(tmp_path / "var", url)
+        store = FaultyBlobStore(settings.uploads_path, fail_hash=fault == "hash", fail_adopt=fault == "adopt")
+        async with (
+            running_app(settings, blob_store=store) as app,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+        ):
+            client = make_client(app, channel)
+            task_id = (await create(client, data)).task_id
+            await send_all(client, task_id, data)
+            await _expect_unavailable(_complete(client, task_id))
+            assert store.injected == [fault]
+            task = (await _task(client, task_id)).task
+            assert task.status == IN_PROGRESS
+            assert dict(task.results) == {}
+            assert await _file_count(client) in (None, 0)
+            info = await _resume_info(client, task_id)
+            assert (info.status, info.chunks_uploaded, list(info.missing_chunks)) == (IN_PROGRESS, 4, [])
+            assert store.staging_file(task_id).exists()
+            # The retry succeeds (the completion claim was released) and yields the right content.
+            file = (await _complete(client, task_id)).file
+            pool_root = app.pools.get(file.pool_id).root
+            await _assert_stored(client, file, pool_root, data)
+            task = (await _task(client, task_id)).task
+            assert task.status == task_enums_pb2.TASK_STATUS_COMPLETED
+            assert dict(task.results)["fileId"] == file.id
+            assert await _file_count(client) in (None, 1)
+            assert (await _complete(client, task_id)).file.id == file.id
+            assert not store.staging_file(task_id).parent.exists()
+            assert await _blob_refcount(app, file.pool_id, file.hash) == 1  # the failed try left no reference
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_concurrent_streams_with_overlapping_chunks(tmp_path: Path, backend_name: str) -> None:
+    data = payload(CHUNK * 7 + 4321)  # 8 chunks
+    async with backend_database(backend_name) as url:
+        settings = settings_for(tmp_path / "var", url)
+        store = CountingBlobStore(settings.uploads_path)
+        async with (
+            running_app(settings, blob_store=store) as app,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as first_channel,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as second_channel,
+        ):
+            client = make_client(app, first_channel)
+            again = _client(second_channel, client.account_id, client.metadata)
+            task_id = (await create(client, data)).task_id
+            # Chunks 2..5 are sent by both streams, in small pieces so the two interleave.
+            first, second = await asyncio.gather(
+                _upload_chunks(client, _stream(task_id, data, range(0, 6), piece=64 * 1024)),
+                _upload_chunks(again, _stream(task_id, data, range(2, 8), piece=64 * 1024)),
+            )
+            assert first.chunks_stored + first.chunks_skipped == 6
+            assert second.chunks_stored + second.chunks_skipped == 6
+            assert first.chunks_stored + second.chunks_stored == 8
+            assert first.chunks_skipped + second.chunks_skipped == 4
+            assert sorted(store.writes) == [index * CHUNK for index in range(8)]  # each chunk written once
+            info = await _resume_info(client, task_id)
+            assert (list(info.uploaded_chunks), info.chunks_uploaded, info.progress) == (
+                list(range(8)),
+                8,
+                100.0,
+            )
+            file = (await _complete(client, task_id)).file
+            await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+
+
+async def _blob_refcount(app: App, pool_id: str, key: str) -> int:
+    query = select(models.blobs.c.refcount).where(
+        models.blobs.c.pool_id == pool_id, models.blobs.c.key == key
+    )
+    async with app.db.read() as conn:
+        return int((await conn.execute(query)).scalar_one())
