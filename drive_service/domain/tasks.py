@@ -124,6 +124,18 @@ class Task:
     #: Progress carried by the last progress event sent, and when (the throttle's memory).
     notified_progress: float = 0.0
     notified_at: datetime | None = None
+    #: Run by the built-in worker (a handler is registered for the type) rather than externally.
+    managed: bool = False
+    #: Attempts started so far, counted at claim, and the most allowed.
+    attempts: int = 0
+    max_attempts: int = 3
+    #: The running attempt's lease: only its token may report, and only until it expires.
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    #: Not claimable before this time (retry backoff).
+    run_after: datetime | None = None
+    #: Where the handler stopped last; a resumed or rescued attempt continues from here.
+    checkpoint: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

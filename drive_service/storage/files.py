@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, union, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -74,7 +75,7 @@ class SqlFileStore:
         limit: int,
         now: datetime | None = None,
     ) -> tuple[list[StoredFile], int]:
-        conditions = [files.c.account_id == account_id]
+        conditions = [files.c.account_id == account_id, files.c.attempt_token.is_(None)]
         if pool_id:
             conditions.append(files.c.pool_id == pool_id)
         if bundle_id:
@@ -197,6 +198,39 @@ class SqlFileStore:
             await conn.execute(delete(bundles).where(mine))
 
 
+async def insert_file(
+    conn: AsyncConnection,
+    file: StoredFile,
+    place: Callable[[bool], Awaitable[None]],
+    attempt_token: str | None = None,
+) -> None:
+    """Reference the file's blob and insert its row, inside the caller's transaction.
+
+    ``place(existed)`` puts the bytes in place while the blob row is locked; ``existed`` tells
+    whether another file already holds this content. A file with an ``attempt_token`` stays
+    hidden until that task attempt completes.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    reference = (
+        dialect.insert(blobs)
+        .values(
+            pool_id=file.pool_id,
+            key=file.blob_key,
+            size=file.stored_size,
+            refcount=1,
+            created_at=file.created_at,
+        )
+        .on_conflict_do_update(
+            index_elements=[blobs.c.pool_id, blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
+        )
+        .returning(blobs.c.refcount)
+    )
+    refcount = (await conn.execute(reference)).scalar_one()
+    await place(refcount > 1)
+    values = {name: getattr(file, name) for name in _FILE_FIELDS}
+    await conn.execute(insert(files).values(**values, attempt_token=attempt_token))
+
+
 async def _drop_reference(conn: AsyncConnection, pool_id: str, key: str, release: BlobRelease) -> None:
     """Decrement the blob's count; at zero delete its row and its bytes, still under the row lock."""
     which = and_(blobs.c.pool_id == pool_id, blobs.c.key == key)
@@ -216,7 +250,12 @@ async def _drop_reference(conn: AsyncConnection, pool_id: str, key: str, release
 
 
 def _select_files() -> Select[Any]:
-    return select(files, bundles.c.expired_at.label("bundle_expired_at")).select_from(_WITH_BUNDLE)
+    """Files as the account sees them: outputs of a running task attempt stay hidden."""
+    return (
+        select(files, bundles.c.expired_at.label("bundle_expired_at"))
+        .select_from(_WITH_BUNDLE)
+        .where(files.c.attempt_token.is_(None))
+    )
 
 
 def _live(now: datetime) -> ColumnElement[bool]:

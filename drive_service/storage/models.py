@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -75,9 +76,30 @@ tasks = Table(
     Column("estimated_duration_seconds", BigInteger),
     Column("notified_progress", Float, nullable=False, default=0.0),
     Column("notified_at", UtcDateTime),
+    Column("managed", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=3),
+    Column("lease_token", String(32)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("run_after", UtcDateTime),
+    Column("checkpoint", Json),
     Index("ix_tasks_account_type_status", "account_id", "type", "status"),
     Index("ix_tasks_account_last_activity", "account_id", "last_activity"),
     Index("ix_tasks_status_updated", "status", "updated_at"),
+    # Exactly the claim's condition and order, so a claim reads the queue's head only.
+    Index(
+        "ix_tasks_claim",
+        text("priority DESC"),
+        "created_at",
+        postgresql_where=text("status = 'Pending' AND managed"),
+        sqlite_where=text("status = 'Pending' AND managed"),
+    ),
+    Index(
+        "ix_tasks_leases",
+        "lease_expires_at",
+        postgresql_where=text("status = 'InProgress' AND managed"),
+        sqlite_where=text("status = 'InProgress' AND managed"),
+    ),
 )
 
 #: The outbox: every event, written in the transaction of the change it describes.
@@ -177,6 +199,8 @@ files = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("uploaded_at", UtcDateTime, nullable=False),
     Column("expired_at", UtcDateTime),
+    #: Set while the file is an output of a running task attempt: invisible until it completes.
+    Column("attempt_token", String(32)),
     Index("ix_files_account_hash_size", "account_id", "hash", "size"),
     Index("ix_files_account_created", "account_id", "created_at"),
     Index("ix_files_expired_at", "expired_at"),

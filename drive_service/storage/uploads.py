@@ -17,7 +17,8 @@ from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.errors import AlreadyExists, TaskNotFound
 from drive_service.storage import outbox
 from drive_service.storage.db import Database
-from drive_service.storage.models import blobs, chunk_receipts, files, tasks, uploads
+from drive_service.storage.files import insert_file
+from drive_service.storage.models import blobs, chunk_receipts, tasks, uploads
 from drive_service.storage.tasks import task_from_row, task_row
 
 #: A pure change of a locked upload: new task, new upload and the events describing the change.
@@ -165,24 +166,7 @@ class SqlUploadStore:
         whether another file already holds this content.
         """
         async with self._db.write() as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            reference = (
-                dialect.insert(blobs)
-                .values(
-                    pool_id=file.pool_id,
-                    key=file.blob_key,
-                    size=file.stored_size,
-                    refcount=1,
-                    created_at=file.created_at,
-                )
-                .on_conflict_do_update(
-                    index_elements=[blobs.c.pool_id, blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
-                )
-                .returning(blobs.c.refcount)
-            )
-            refcount = (await conn.execute(reference)).scalar_one()
-            await place(refcount > 1)
-            await conn.execute(insert(files).values(**{name: getattr(file, name) for name in _FILE_FIELDS}))
+            await insert_file(conn, file, place)
             return await _apply(conn, account_id, task_id, change)
 
     async def stats(self, account_id: str) -> UploadStats:

@@ -1,0 +1,143 @@
+"""The task queue on SQL: claim with SKIP LOCKED, leased changes, rescue of expired leases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from drive_service.domain.events import RecordedEvent
+from drive_service.domain.tasks import Task, TaskStatus
+from drive_service.errors import FailedPrecondition
+from drive_service.services.ports import TaskChange
+from drive_service.storage import outbox
+from drive_service.storage.db import Database
+from drive_service.storage.models import files, tasks
+from drive_service.storage.tasks import task_from_row, task_row
+
+_PENDING = TaskStatus.PENDING.value
+_RUNNING = TaskStatus.IN_PROGRESS.value
+
+
+class LeaseLost(FailedPrecondition):
+    """The attempt no longer holds the task: paused, cancelled, finished or rescued."""
+
+    default_reason = "LEASE_LOST"
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(
+            f"Task {task_id} is no longer leased to this attempt ({status}).", task_id=task_id, status=status
+        )
+        self.status = status
+
+
+class SqlWorkerStore:
+    """Queue operations over the ``tasks`` table; every leased write checks the attempt's token."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(
+        self, types: Sequence[str], limit: int, now: datetime, lease: timedelta, token: str
+    ) -> list[Task]:
+        """Lease up to ``limit`` claimable tasks, highest priority first, oldest first among equals.
+
+        PostgreSQL skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``), so workers
+        never wait on each other; SQLite serialises writers, so the clause is dropped there. The
+        attempt is counted here, at claim, so a task that kills its worker still uses up attempts.
+        """
+        head = (
+            select(tasks.c.task_id)
+            .where(
+                tasks.c.status == _PENDING,
+                tasks.c.managed.is_(True),
+                tasks.c.type.in_(list(types)),
+                or_(tasks.c.run_after.is_(None), tasks.c.run_after <= now),
+            )
+            .order_by(tasks.c.priority.desc(), tasks.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(tasks)
+            .where(tasks.c.task_id.in_(head.scalar_subquery()))
+            .values(
+                status=_RUNNING,
+                lease_token=token,
+                lease_expires_at=now + lease,
+                attempts=tasks.c.attempts + 1,
+                started_at=func.coalesce(tasks.c.started_at, now),
+                updated_at=now,
+                last_activity=now,
+            )
+            .returning(*tasks.c)
+        )
+        async with self._db.write() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        claimed = [task_from_row(row) for row in rows]
+        return sorted(claimed, key=lambda task: (-task.priority, task.created_at))
+
+    async def change_leased(
+        self, task_id: str, token: str, change: TaskChange
+    ) -> tuple[Task, list[RecordedEvent]]:
+        """Apply ``change`` to a task this attempt still holds.
+
+        Raises:
+            LeaseLost: the token does not hold the task any more (nothing is written).
+        """
+        async with self._db.write() as conn:
+            task = await _locked(conn, task_id)
+            if task is None or task.lease_token != token or task.status is not TaskStatus.IN_PROGRESS:
+                raise LeaseLost(task_id, task.status.value if task else "deleted")
+            updated, events = change(task)
+            await _store(conn, task, updated)
+            if updated.status is TaskStatus.COMPLETED:
+                # The attempt's outputs become visible in the same transaction as its success.
+                await conn.execute(
+                    update(files).where(files.c.attempt_token == task_id).values(attempt_token=None)
+                )
+            recorded = await outbox.record(conn, updated.updated_at, events) if events else []
+            return updated, recorded
+
+    async def change_any(self, task_id: str, change: TaskChange) -> tuple[Task, list[RecordedEvent]]:
+        """Apply ``change`` to a task whatever its lease (for the reaper and the worker's own release)."""
+        async with self._db.write() as conn:
+            task = await _locked(conn, task_id)
+            if task is None:
+                raise LeaseLost(task_id, "deleted")
+            updated, events = change(task)
+            await _store(conn, task, updated)
+            recorded = await outbox.record(conn, updated.updated_at, events) if events else []
+            return updated, recorded
+
+    async def expired_leases(self, now: datetime, limit: int) -> list[str]:
+        """Ids of running managed tasks whose lease has run out."""
+        query = (
+            select(tasks.c.task_id)
+            .where(tasks.c.status == _RUNNING, tasks.c.managed.is_(True), tasks.c.lease_expires_at < now)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def pending_outputs(self, task_id: str) -> list[str]:
+        """Ids of the files the task's attempts created that are not yet visible."""
+        query = select(files.c.id).where(files.c.attempt_token == task_id)
+        async with self._db.read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+
+async def _locked(conn: AsyncConnection, task_id: str) -> Task | None:
+    query = select(tasks).where(tasks.c.task_id == task_id).with_for_update(key_share=True)
+    row = (await conn.execute(query)).mappings().one_or_none()
+    return None if row is None else task_from_row(row)
+
+
+async def _store(conn: AsyncConnection, before: Task, after: Task) -> None:
+    if after == before:
+        return
+    values = task_row(after)
+    del values["task_id"], values["account_id"]
+    await conn.execute(update(tasks).where(tasks.c.task_id == after.task_id).values(**values))
