@@ -17,21 +17,27 @@ from drive_service import logs
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.services import SERVICE_NAMES, register_servicers
 from drive_service.config import Settings
+from drive_service.domain.tasks import Task
 from drive_service.pools import load_pools
 from drive_service.services.events import EventHub, EventWatcher
+from drive_service.services.file_ops import FileOps
 from drive_service.services.files import FileManager
+from drive_service.services.handlers import Handler, registry
+from drive_service.services.handlers.builtin import builtin_handlers
 from drive_service.services.health import HealthChecker
 from drive_service.services.maintenance import Maintenance, MaintenancePolicy
 from drive_service.services.tasks import TaskManager
 from drive_service.services.tokens import TokenVerifier
 from drive_service.services.uploads import UploadLimits, UploadManager
+from drive_service.services.worker import Worker, WorkerSettings
 from drive_service.storage import migrations, probes
 from drive_service.storage.blobs import LocalBlobStore
 from drive_service.storage.db import Database
-from drive_service.storage.files import SqlFileStore
+from drive_service.storage.files import OutputStore, SqlFileStore
 from drive_service.storage.outbox import SqlEventLog
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore
+from drive_service.storage.worker import SqlWorkerStore
 
 _log = logging.getLogger(__name__)
 _MIB = 1024 * 1024
@@ -50,17 +56,62 @@ class App:
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
         blob_store: LocalBlobStore | None = None,
+        *,
+        serve_grpc: bool = True,
+        handlers: list[Handler] | None = None,
     ) -> None:
         self.settings = settings
+        self.serve_grpc = serve_grpc
         self.db = Database(settings.database_url)
         store = SqlTaskStore(self.db)
         self.hub = EventHub()
         self.watcher = EventWatcher(self.hub, SqlEventLog(self.db))
-        self.tasks = TaskManager(store, self.hub, self.watcher, clock)
         self.pools = load_pools(settings.pools_file, settings.data_dir, settings.preferred_pool)
         self.blobs = blob_store or LocalBlobStore(settings.uploads_path)
         file_store = SqlFileStore(self.db)
         self.files = FileManager(file_store, self.pools, self.blobs, clock, settings.default_quota_bytes)
+        outputs = OutputStore(self.db)
+
+        async def discard_outputs(task_id: str) -> None:
+            await outputs.discard_outputs(task_id, self.files.release_blob)
+
+        def file_ops(task: Task, token: str) -> FileOps:
+            return FileOps(
+                account_id=task.account_id,
+                task_id=task.task_id,
+                lease_token=token,
+                files=self.files,
+                file_store=file_store,
+                outputs=outputs,
+                pools=self.pools,
+                blobs=self.blobs,
+                clock=clock,
+                default_quota=settings.default_quota_bytes,
+            )
+
+        registered = registry(builtin_handlers() if handlers is None else handlers)
+        self.worker = Worker(
+            SqlWorkerStore(self.db),
+            registered,
+            self.hub,
+            clock,
+            file_ops,
+            discard_outputs,
+            WorkerSettings(
+                concurrency=settings.worker_concurrency,
+                lease=timedelta(seconds=settings.worker_lease_seconds),
+                poll=timedelta(milliseconds=settings.worker_poll_ms),
+            ),
+        )
+        self.tasks = TaskManager(
+            store,
+            self.hub,
+            self.watcher,
+            clock,
+            managed_types=frozenset(registered),
+            on_queued=self.worker.wake,
+            on_abandoned=discard_outputs,
+        )
         upload_store = SqlUploadStore(self.db)
         self.uploads = UploadManager(
             upload_store,
@@ -117,9 +168,14 @@ class App:
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Migrate the database, bind the port, start serving and the background loops."""
+        """Migrate the database, then start the worker and, when serving, the port and the loops."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrations.upgrade(self.db)
+        if self.settings.worker_enabled or not self.serve_grpc:
+            self._background.append(asyncio.create_task(self.worker.run()))
+        if not self.serve_grpc:
+            _log.info("worker running", extra={"concurrency": self.settings.worker_concurrency})
+            return
         self.port = self.server.add_insecure_port(self.settings.listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.settings.listen}")
@@ -139,7 +195,8 @@ class App:
         for loop_task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
-        await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        if self.serve_grpc:
+            await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.db.close()
         _log.info("stopped")
 
@@ -152,10 +209,10 @@ class App:
                 _log.exception("expiry sweep failed")
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+async def serve(settings: Settings, *, serve_grpc: bool = True) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully (``serve_grpc=False``: worker only)."""
     logs.configure(settings.log_levels)
-    app = App(settings)
+    app = App(settings, serve_grpc=serve_grpc)
     await app.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,10 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"drive-service: invalid configuration: {error}", file=sys.stderr)
         return 2
-    if args.command == "serve":
+    if args.command in ("serve", "worker"):
         from drive_service.app import serve
 
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, serve_grpc=args.command == "serve"))
         return 0
     if args.command == "migrate":
         logs.configure(settings.log_levels)
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drive-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the gRPC server (migrates first)")
+    commands.add_parser("worker", help="run only the background worker (any number per database)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--account", required=True, help="account UUID (the token's sub)")

@@ -54,6 +54,10 @@ class Settings:
     pools_file: Path | None
     default_quota_bytes: int
     upload_events: bool
+    worker_enabled: bool
+    worker_concurrency: int
+    worker_lease_seconds: float
+    worker_poll_ms: float
     jwt: JwtSettings = field(repr=False)
     master_key: bytes = field(repr=False, default=b"")
 
@@ -89,6 +93,10 @@ class Settings:
             pools_file=reader.existing_file("DRIVE_POOLS_FILE"),
             default_quota_bytes=reader.integer("DRIVE_DEFAULT_QUOTA_BYTES", 10 * 1024 * MIB),
             upload_events=reader.flag("DRIVE_UPLOAD_EVENTS", True),
+            worker_enabled=reader.flag("DRIVE_WORKER", True),
+            worker_concurrency=reader.integer("DRIVE_WORKER_CONCURRENCY", 4, minimum=1),
+            worker_lease_seconds=reader.number("DRIVE_WORKER_LEASE_SECONDS", 30),
+            worker_poll_ms=reader.number("DRIVE_WORKER_POLL_MS", 100),
             jwt=reader.jwt(data_dir),
             master_key=reader.master_key(data_dir),
         )

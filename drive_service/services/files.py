@@ -77,7 +77,7 @@ class FileManager:
             InvalidArgument: FILE_ID_REQUIRED.
             NotFound: FILE_NOT_FOUND.
         """
-        file = await self._store.delete_file(account_id, _file_id(file_id), self._release)
+        file = await self._store.delete_file(account_id, _file_id(file_id), self.release_blob)
         _log.info("file deleted", extra={"file_id": file.id, "account_id": account_id})
         return file
 
@@ -233,7 +233,7 @@ class FileManager:
             due = await self._store.expired_files(now, batch)
             for account_id, file_id in due:
                 try:
-                    await self._store.delete_file(account_id, file_id, self._release)
+                    await self._store.delete_file(account_id, file_id, self.release_blob)
                 except NotFound:
                     continue  # deleted by its owner meanwhile
                 deleted += 1
@@ -243,7 +243,7 @@ class FileManager:
             _log.info("expired files deleted", extra={"count": deleted})
         return deleted
 
-    async def _release(self, pool_id: str, key: str) -> None:
+    async def release_blob(self, pool_id: str, key: str) -> None:
         """Delete the bytes of a blob no file references any more (called inside the transaction)."""
         try:
             pool = self._pools.get(pool_id)

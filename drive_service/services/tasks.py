@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from drive_service.domain import events as task_events
 from drive_service.domain.events import Event, RecordedEvent
 from drive_service.domain.ids import new_id
-from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, next_status
+from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, TaskType, next_status
 from drive_service.domain.validation import NewTask, TaskQuery, deadline
-from drive_service.errors import InvalidTaskState, TaskNotFound
+from drive_service.errors import FailedPrecondition, InvalidTaskState, TaskNotFound
 from drive_service.services.events import EventHub, EventWatcher
 from drive_service.services.ports import TaskStore
 
@@ -23,11 +23,27 @@ Clock = Callable[[], datetime]
 class TaskManager:
     """Creates, reads and moves tasks through their lifecycle, publishing events after commit."""
 
-    def __init__(self, store: TaskStore, hub: EventHub, watcher: EventWatcher, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        hub: EventHub,
+        watcher: EventWatcher,
+        clock: Clock,
+        *,
+        managed_types: frozenset[TaskType] = frozenset(),
+        on_queued: Callable[[], None] = lambda: None,
+        on_abandoned: Callable[[str], Awaitable[object]] | None = None,
+    ) -> None:
+        """``managed_types`` are run by the built-in worker: external executors may not report on
+        them, and resuming one puts it back in the queue. ``on_queued`` wakes a local worker;
+        ``on_abandoned(task_id)`` drops the hidden outputs of a task that will never complete."""
         self._store = store
         self._hub = hub
         self._watcher = watcher
         self._clock = clock
+        self._managed_types = managed_types
+        self._on_queued = on_queued
+        self._on_abandoned = on_abandoned
 
     async def create(self, account_id: str, new: NewTask) -> Task:
         """Store a PENDING task and send ``task.created``.
@@ -55,8 +71,11 @@ class TaskManager:
             last_activity=now,
             expired_at=new.expired_at,
             estimated_duration_seconds=new.estimated_duration_seconds,
+            managed=new.type in self._managed_types,
         )
         self._hub.publish(await self._store.insert(task, [task_events.created(task)]))
+        if task.managed:
+            self._on_queued()
         return task
 
     async def get(self, account_id: str, task_id: str) -> Task:
@@ -78,6 +97,7 @@ class TaskManager:
         """Record progress (0..100) of a pending or running task; throttled ``task.progress``."""
 
         def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            _require_external(task)
             now = self._clock()
             status = next_status(task_id, task.status, Action.REPORT_PROGRESS)
             updated = dataclasses.replace(
@@ -97,6 +117,7 @@ class TaskManager:
         """Mark the task COMPLETED at 100 % with ``results``; sends ``task.completed``."""
 
         def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            _require_external(task)
             now = self._clock()
             status = next_status(task_id, task.status, Action.COMPLETE)
             updated = dataclasses.replace(
@@ -118,6 +139,7 @@ class TaskManager:
         """Mark the task FAILED with ``error_message``; sends ``task.failed``."""
 
         def change(task: Task) -> tuple[Task, Sequence[Event]]:
+            _require_external(task)
             now = self._clock()
             status = next_status(task_id, task.status, Action.FAIL)
             updated = dataclasses.replace(
@@ -192,13 +214,26 @@ class TaskManager:
         def change(task: Task) -> tuple[Task, Sequence[Event]]:
             now = self._clock()
             status = next_status(task_id, task.status, action)
-            finished = now if status.terminal else task.completed_at
+            requeued = action is Action.RESUME and task.managed
             updated = dataclasses.replace(
-                task, status=status, completed_at=finished, updated_at=now, last_activity=now
+                task,
+                # A worker task goes back to the queue and continues from its checkpoint.
+                status=TaskStatus.PENDING if requeued else status,
+                lease_token=None if requeued else task.lease_token,
+                lease_expires_at=None if requeued else task.lease_expires_at,
+                run_after=None if requeued else task.run_after,
+                completed_at=now if status.terminal else task.completed_at,
+                updated_at=now,
+                last_activity=now,
             )
             return updated, [task_events.status_changed(updated, resumed=action is Action.RESUME)]
 
-        return await self._change(account_id, task_id, change)
+        task = await self._change(account_id, task_id, change)
+        if task.managed and task.status is TaskStatus.PENDING:
+            self._on_queued()
+        if task.status.terminal and self._on_abandoned is not None:
+            await self._on_abandoned(task_id)
+        return task
 
     async def _change(
         self, account_id: str, task_id: str, change: Callable[[Task], tuple[Task, Sequence[Event]]]
@@ -206,3 +241,13 @@ class TaskManager:
         task, recorded = await self._store.change(account_id, task_id, change)
         self._hub.publish(recorded)
         return task
+
+
+def _require_external(task: Task) -> None:
+    """Progress, completion and failure of worker tasks are reported by the worker alone."""
+    if task.managed:
+        raise FailedPrecondition(
+            f"Task {task.task_id} is run by the built-in worker; it cannot be reported on.",
+            reason="MANAGED_BY_WORKER",
+            task_id=task.task_id,
+        )

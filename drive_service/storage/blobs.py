@@ -42,7 +42,11 @@ class LocalBlobStore:
 
     async def hash_staging(self, task_id: str) -> tuple[str, int]:
         """SHA-256 hex and size of the staging file."""
-        return await _io(lambda: _hash_file(self.staging_file(task_id)))
+        return await self.hash(self.staging_file(task_id))
+
+    async def hash(self, path: Path) -> tuple[str, int]:
+        """SHA-256 hex and size of a file."""
+        return await _io(lambda: _hash_file(path))
 
     async def adopt_staging(self, task_id: str, pool_root: Path, key: str) -> bool:
         """Make the staging file the blob ``key`` of the pool; False when that blob existed.
@@ -50,6 +54,10 @@ class LocalBlobStore:
         The blob is a hard link to the staging file, so a completion whose transaction fails
         can simply be retried: the staging file is still there.
         """
+        return await self.adopt(self.staging_file(task_id), pool_root, key)
+
+    async def adopt(self, source: Path, pool_root: Path, key: str) -> bool:
+        """Make ``source`` (left in place) the blob ``key`` of the pool; False when it existed."""
 
         def adopt() -> bool:
             target = blob_path(pool_root, key)
@@ -57,7 +65,6 @@ class LocalBlobStore:
                 os.utime(target)  # fresh again: the orphan collector leaves young blobs alone
                 return False
             target.parent.mkdir(parents=True, exist_ok=True)
-            source = self.staging_file(task_id)
             try:
                 os.link(source, target)
             except OSError:  # another file system: copy durably, then swap in
@@ -87,6 +94,25 @@ class LocalBlobStore:
             return key, result
 
         return await _io(write)
+
+    async def copy_blob(self, source_root: Path, target_root: Path, key: str) -> None:
+        """Copy blob ``key`` from one pool to another, durably, unless the target has it."""
+
+        def copy() -> None:
+            target = blob_path(target_root, key)
+            if target.exists():
+                return
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{key}.{secrets.token_hex(4)}")
+            try:
+                shutil.copyfile(blob_path(source_root, key), temporary)
+                _fsync_file(temporary)
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
+            _fsync_file(target.parent)
+
+        await _io(copy)
 
     async def discard_staging(self, task_id: str) -> None:
         """Remove the upload's staging directory (no error when already gone)."""

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.files import Bundle, StoredFile, Usage, effective_expiry
 from drive_service.domain.tasks import TaskStatus
-from drive_service.errors import NotFound
+from drive_service.errors import FailedPrecondition, NotFound
 from drive_service.services.ports import BlobRelease
 from drive_service.storage.db import Database
 from drive_service.storage.models import blobs, bundles, files, quotas, tasks, uploads
@@ -196,6 +196,129 @@ class SqlFileStore:
                 .values(bundle_id=None)
             )
             await conn.execute(delete(bundles).where(mine))
+
+
+class OutputStore:
+    """Writes by task handlers: outputs tied to a lease, relocations, expiry changes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add_output(
+        self, file: StoredFile, place: Callable[[bool], Awaitable[None]], task_id: str, lease_token: str
+    ) -> None:
+        """Insert a hidden output of the task's running attempt.
+
+        Raises:
+            FailedPrecondition: LEASE_LOST when ``lease_token`` no longer holds the task, so a
+                worker that lost its task can never add outputs to it.
+        """
+        holder = (
+            select(tasks.c.task_id)
+            .where(
+                tasks.c.task_id == task_id,
+                tasks.c.lease_token == lease_token,
+                tasks.c.status == TaskStatus.IN_PROGRESS.value,
+            )
+            .with_for_update(key_share=True)
+        )
+        async with self._db.write() as conn:
+            if (await conn.execute(holder)).first() is None:
+                raise FailedPrecondition(
+                    f"Task {task_id} is no longer leased to this attempt.",
+                    reason="LEASE_LOST",
+                    task_id=task_id,
+                )
+            await insert_file(conn, file, place, attempt_token=task_id)
+
+    async def discard_outputs(self, task_id: str, release: BlobRelease) -> int:
+        """Delete the task's hidden outputs and drop their blob references."""
+        async with self._db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(files.c.id, files.c.pool_id, files.c.blob_key).where(
+                        files.c.attempt_token == task_id
+                    )
+                )
+            ).all()
+            for file_id, pool_id, key in rows:
+                await conn.execute(delete(files).where(files.c.id == file_id))
+                await _drop_reference(conn, pool_id, key, release)
+        return len(rows)
+
+    async def relocate(
+        self,
+        account_id: str,
+        file_id: str,
+        pool_id: str,
+        bundle_id: str | None,
+        place: Callable[[bool], Awaitable[None]],
+        release: BlobRelease,
+    ) -> StoredFile:
+        """Move a file to another pool and/or bundle.
+
+        A new pool gets its own reference to the blob (``place`` copies the bytes when the pool
+        does not hold them yet) before the old reference is dropped, in one transaction.
+
+        Raises:
+            NotFound: FILE_NOT_FOUND.
+        """
+        async with self._db.write() as conn:
+            query = _select_files().where(files.c.id == file_id, files.c.account_id == account_id)
+            row = (await conn.execute(query.with_for_update(of=files))).mappings().one_or_none()
+            if row is None:
+                raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+            current = _file(row)
+            moved = dataclasses.replace(current, pool_id=pool_id, bundle_id=bundle_id)
+            if pool_id != current.pool_id:
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                reference = (
+                    dialect.insert(blobs)
+                    .values(
+                        pool_id=pool_id,
+                        key=current.blob_key,
+                        size=current.stored_size,
+                        refcount=1,
+                        created_at=current.created_at,
+                    )
+                    .on_conflict_do_update(
+                        index_elements=[blobs.c.pool_id, blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
+                    )
+                    .returning(blobs.c.refcount)
+                )
+                await place((await conn.execute(reference)).scalar_one() > 1)
+            await conn.execute(
+                update(files).where(files.c.id == file_id).values(pool_id=pool_id, bundle_id=bundle_id)
+            )
+            if pool_id != current.pool_id:
+                await _drop_reference(conn, current.pool_id, current.blob_key, release)
+            return moved
+
+    async def set_expiry(self, account_id: str, file_id: str, expired_at: datetime | None) -> None:
+        """Change a file's own expiry.
+
+        Raises:
+            NotFound: FILE_NOT_FOUND.
+        """
+        statement = (
+            update(files)
+            .where(files.c.id == file_id, files.c.account_id == account_id, files.c.attempt_token.is_(None))
+            .values(expired_at=expired_at)
+        )
+        async with self._db.write() as conn:
+            if (await conn.execute(statement)).rowcount == 0:
+                raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+
+    async def files_in_pool(self, pool_id: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """(account_id, file_id) of the pool's visible files with ids after ``after``, in id order."""
+        query = (
+            select(files.c.account_id, files.c.id)
+            .where(files.c.pool_id == pool_id, files.c.id > after, files.c.attempt_token.is_(None))
+            .order_by(files.c.id)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [(row.account_id, row.id) for row in await conn.execute(query)]
 
 
 async def insert_file(

@@ -122,6 +122,13 @@ class SqlWorkerStore:
         async with self._db.read() as conn:
             return list((await conn.execute(query)).scalars())
 
+    async def status(self, task_id: str) -> TaskStatus | None:
+        """The task's status, or None when it was deleted."""
+        query = select(tasks.c.status).where(tasks.c.task_id == task_id)
+        async with self._db.read() as conn:
+            value = (await conn.execute(query)).scalar_one_or_none()
+        return None if value is None else TaskStatus(value)
+
     async def pending_outputs(self, task_id: str) -> list[str]:
         """Ids of the files the task's attempts created that are not yet visible."""
         query = select(files.c.id).where(files.c.attempt_token == task_id)

@@ -1,0 +1,190 @@
+"""File operations available to task handlers, scoped to the task's account and attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from drive_service.domain.files import StoredFile
+from drive_service.domain.ids import new_id
+from drive_service.errors import NotFound, PermissionDenied
+from drive_service.pools import PoolRegistry
+from drive_service.services.files import FileManager
+from drive_service.services.handlers import TaskFailed
+from drive_service.services.ports import FileStore
+from drive_service.services.quota import check_quota
+from drive_service.storage import encryption
+from drive_service.storage.blobs import LocalBlobStore, blob_path
+from drive_service.storage.files import OutputStore
+
+
+class FileOps:
+    """The account's files as a handler sees them; failures a user can fix become TaskFailed."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        task_id: str,
+        lease_token: str,
+        files: FileManager,
+        file_store: FileStore,
+        outputs: OutputStore,
+        pools: PoolRegistry,
+        blobs: LocalBlobStore,
+        clock: Callable[[], datetime],
+        default_quota: int,
+    ) -> None:
+        self.account_id = account_id
+        self._task_id = task_id
+        self._token = lease_token
+        self._files = files
+        self._file_store = file_store
+        self._outputs = outputs
+        self._pools = pools
+        self._blobs = blobs
+        self._clock = clock
+        self._default_quota = default_quota
+
+    async def get(self, file_id: str) -> StoredFile:
+        """The account's file. Raises TaskFailed when it is unknown or another account's."""
+        try:
+            return await self._files.get_file(self.account_id, str(file_id))
+        except NotFound:
+            raise TaskFailed(f"File {file_id} was not found.") from None
+
+    async def plain_copy(self, file: StoredFile, target: Path, password: str | None = None) -> Path:
+        """Write the file's plaintext to ``target`` (decrypting with ``password`` when encrypted)."""
+        source = blob_path(self._pools.get(file.pool_id).root, file.blob_key)
+        if not file.encrypted:
+            await asyncio.to_thread(_copy, source, target)
+            return target
+        if not password:
+            raise TaskFailed(f"File {file.id} is encrypted; a password is required.")
+        try:
+            await asyncio.to_thread(_decrypt_to, source, target, password)
+        except encryption.WrongPassword:
+            raise TaskFailed(f"The password does not open file {file.id}.") from None
+        except encryption.CorruptData:
+            raise TaskFailed(f"File {file.id} is corrupt.") from None
+        return target
+
+    async def create(
+        self,
+        source: Path,
+        name: str,
+        mime_type: str,
+        *,
+        pool_id: str | None = None,
+        bundle_id: str | None = None,
+        password: str | None = None,
+    ) -> StoredFile:
+        """Store ``source`` as a new file of the account, hidden until the attempt completes.
+
+        Raises:
+            TaskFailed: unknown pool or bundle, policy refusal or quota exceeded.
+        """
+        try:
+            pool = self._pools.get(pool_id)
+            if bundle_id is not None:
+                await self._files.get_bundle(self.account_id, bundle_id)
+            size = (await asyncio.to_thread(source.stat)).st_size
+            await check_quota(
+                self._file_store,
+                self._pools,
+                self.account_id,
+                size * pool.cost_multiplier,
+                self._default_quota,
+            )
+        except (NotFound, PermissionDenied) as error:
+            raise TaskFailed(error.message) from None
+        if password:
+            blob_key, (sha256, stored_size) = await self._blobs.write_blob(
+                pool.root, lambda target: encryption.encrypt_file(source, target, password)
+            )
+        else:
+            sha256, stored_size = await self._blobs.hash(source)
+            blob_key = sha256
+        now = self._clock()
+        file = StoredFile(
+            id=new_id(),
+            account_id=self.account_id,
+            name=name,
+            description="",
+            mime_type=mime_type,
+            size=size,
+            hash=sha256,
+            pool_id=pool.id,
+            blob_key=blob_key,
+            stored_size=stored_size,
+            bundle_id=bundle_id,
+            encrypted=bool(password),
+            created_at=now,
+            updated_at=now,
+            uploaded_at=now,
+            expired_at=None,
+        )
+
+        async def place(existed: bool) -> None:
+            if not password and not existed:
+                await self._blobs.adopt(source, pool.root, blob_key)
+
+        await self._outputs.add_output(file, place, self._task_id, self._token)
+        return file
+
+    async def delete(self, file_id: str) -> None:
+        """Delete the account's file. Raises TaskFailed when it is not there."""
+        try:
+            await self._files.delete_file(self.account_id, str(file_id))
+        except NotFound:
+            raise TaskFailed(f"File {file_id} was not found.") from None
+
+    async def move(self, file_id: str, pool_id: str | None, bundle_id: str | None) -> StoredFile:
+        """Move the account's file to another pool (bytes copied, then the old reference dropped)
+        and/or bundle (None keeps the current pool or bundle).
+
+        Raises:
+            TaskFailed: unknown file, pool or bundle.
+        """
+        file = await self.get(file_id)
+        try:
+            target = self._pools.get(pool_id or file.pool_id)
+            if bundle_id is not None:
+                await self._files.get_bundle(self.account_id, bundle_id)
+        except NotFound as error:
+            raise TaskFailed(error.message) from None
+        source_root = self._pools.get(file.pool_id).root
+
+        async def place(existed: bool) -> None:
+            if not existed:
+                await self._blobs.copy_blob(source_root, target.root, file.blob_key)
+
+        return await self._outputs.relocate(
+            self.account_id,
+            file.id,
+            target.id,
+            bundle_id if bundle_id is not None else file.bundle_id,
+            place,
+            self._files.release_blob,
+        )
+
+    async def set_expiry(self, file_id: str, expired_at: datetime | None) -> None:
+        """Change the account's file's own expiry. Raises TaskFailed when it is not there."""
+        try:
+            await self._outputs.set_expiry(self.account_id, str(file_id), expired_at)
+        except NotFound:
+            raise TaskFailed(f"File {file_id} was not found.") from None
+
+
+def _copy(source: Path, target: Path) -> None:
+    with source.open("rb") as reader, target.open("wb") as writer:
+        while block := reader.read(1024 * 1024):
+            writer.write(block)
+
+
+def _decrypt_to(source: Path, target: Path, password: str) -> None:
+    with target.open("wb") as writer:
+        for piece in encryption.decrypt_range(source, password, 0, None):
+            writer.write(piece)

@@ -1,0 +1,280 @@
+"""The built-in worker: claims queued tasks, runs their handlers under a lease, rescues the lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from drive_service.domain import events as ev
+from drive_service.domain.events import Event
+from drive_service.domain.ids import new_id
+from drive_service.domain.tasks import Task, TaskStatus, TaskType
+from drive_service.services.events import EventHub
+from drive_service.services.handlers import Handler, StopAttempt, TaskContext, TaskFailed
+from drive_service.storage.worker import LeaseLost, SqlWorkerStore
+
+_log = logging.getLogger(__name__)
+
+#: Builds the file operations of one attempt: (task, lease token) -> FileOps.
+FileOpsFactory = Callable[[Task, str], Any]
+#: Deletes the hidden outputs of a task that will never complete.
+DiscardOutputs = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How a worker process runs."""
+
+    concurrency: int = 4
+    lease: timedelta = timedelta(seconds=30)
+    poll: timedelta = timedelta(milliseconds=100)
+    max_backoff: timedelta = timedelta(minutes=5)
+
+
+def backoff(attempts: int, ceiling: timedelta) -> timedelta:
+    """Exponential delay before retry ``attempts`` + 1: 2, 4, 8 … seconds, at most ``ceiling``."""
+    return min(timedelta(seconds=2**attempts), ceiling)
+
+
+class Worker:
+    """Runs up to ``concurrency`` attempts at a time; every write an attempt makes checks its lease."""
+
+    def __init__(
+        self,
+        store: SqlWorkerStore,
+        handlers: dict[TaskType, Handler],
+        hub: EventHub,
+        clock: Callable[[], datetime],
+        file_ops: FileOpsFactory,
+        discard_outputs: DiscardOutputs,
+        settings: WorkerSettings,
+    ) -> None:
+        self._store = store
+        self._handlers = handlers
+        self._hub = hub
+        self._clock = clock
+        self._file_ops = file_ops
+        self._discard_outputs = discard_outputs
+        self._settings = settings
+        self._types = [task_type.value for task_type in handlers]
+        self._running: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for work now (called when this process enqueues a task)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and run tasks until cancelled; cancelling stops the attempts (their leases lapse)."""
+        next_reap = self._clock()
+        try:
+            while True:
+                if self._clock() >= next_reap:
+                    await self._guarded(self.rescue_expired)
+                    next_reap = self._clock() + self._settings.lease / 2
+                free = self._settings.concurrency - len(self._running)
+                claimed: list[Task] = []
+                if free > 0 and self._types:
+                    claimed = await self._guarded(functools.partial(self.claim, free)) or []
+                if claimed and len(claimed) == free:
+                    await asyncio.sleep(0)
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._settings.poll.total_seconds())
+        finally:
+            for attempt in self._running:
+                attempt.cancel()
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def claim(self, limit: int) -> list[Task]:
+        """Claim up to ``limit`` tasks and start their attempts."""
+        token = new_id()
+        claimed = await self._store.claim(self._types, limit, self._clock(), self._settings.lease, token)
+        for task in claimed:
+            attempt = asyncio.create_task(self._attempt(task))
+            self._running.add(attempt)
+            attempt.add_done_callback(self._finished)
+        return claimed
+
+    def _finished(self, attempt: asyncio.Task[None]) -> None:
+        self._running.discard(attempt)
+        self._wake.set()  # a slot is free
+
+    async def _attempt(self, task: Task) -> None:
+        token = task.lease_token
+        assert token is not None
+        scratch = Path(tempfile.mkdtemp(prefix=f"drive-{task.task_id}-"))
+        handler = self._handlers[task.type]
+        context = TaskContext(task, self._file_ops(task, token), scratch, self._reporter(task.task_id, token))
+        work = asyncio.create_task(handler.run(context))
+        beat = asyncio.create_task(self._heartbeat(task.task_id, token, work))
+        try:
+            results = await work
+        except (StopAttempt, LeaseLost, asyncio.CancelledError):
+            await self._stopped(task.task_id)
+            return
+        except TaskFailed as failure:
+            await self._end(task.task_id, token, str(failure), retry=False)
+            return
+        except Exception as error:
+            _log.exception("task attempt failed", extra={"task_id": task.task_id})
+            await self._end(task.task_id, token, f"{type(error).__name__} during the attempt", retry=True)
+            return
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
+        await self._complete(task.task_id, token, results)
+
+    def _reporter(self, task_id: str, token: str) -> Callable[[float, str, dict[str, Any] | None], Any]:
+        async def report(progress: float, message: str, checkpoint: dict[str, Any] | None) -> None:
+            def change(task: Task) -> tuple[Task, Sequence[Event]]:
+                now = self._clock()
+                updated = dataclasses.replace(
+                    task,
+                    progress=progress,
+                    status_message=message or task.status_message,
+                    checkpoint=checkpoint if checkpoint is not None else task.checkpoint,
+                    lease_expires_at=now + self._settings.lease,
+                    updated_at=now,
+                    last_activity=now,
+                )
+                return ev.throttled_progress(updated, now)
+
+            try:
+                _, recorded = await self._store.change_leased(task_id, token, change)
+            except LeaseLost as lost:
+                raise StopAttempt(lost.status) from None
+            self._hub.publish(recorded)
+
+        return report
+
+    async def _heartbeat(self, task_id: str, token: str, work: asyncio.Task[Any]) -> None:
+        """Extend the lease while the handler works; stop the handler once the lease is lost."""
+        while True:
+            await asyncio.sleep(self._settings.lease.total_seconds() / 3)
+
+            def extend(task: Task) -> tuple[Task, Sequence[Event]]:
+                return dataclasses.replace(task, lease_expires_at=self._clock() + self._settings.lease), []
+
+            try:
+                await self._store.change_leased(task_id, token, extend)
+            except LeaseLost:
+                work.cancel()
+                return
+            except Exception:
+                _log.warning("heartbeat failed", extra={"task_id": task_id})
+
+    async def _complete(self, task_id: str, token: str, results: dict[str, Any]) -> None:
+        def complete(task: Task) -> tuple[Task, Sequence[Event]]:
+            now = self._clock()
+            done = dataclasses.replace(
+                task,
+                status=TaskStatus.COMPLETED,
+                progress=100.0,
+                results=results,
+                completed_at=now,
+                updated_at=now,
+                last_activity=now,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+            done, events = ev.throttled_progress(done, now)
+            return done, [*events, ev.completed(done)]
+
+        try:
+            _, recorded = await self._store.change_leased(task_id, token, complete)
+        except LeaseLost:
+            await self._stopped(task_id)  # a late completion of a rescued task is refused
+            return
+        self._hub.publish(recorded)
+
+    async def _end(self, task_id: str, token: str, message: str, *, retry: bool) -> None:
+        """Finish an attempt that failed: back to the queue with backoff, or FAILED for good."""
+
+        def end(task: Task) -> tuple[Task, Sequence[Event]]:
+            return self._after_failure(task, message, retry=retry)
+
+        try:
+            task, recorded = await self._store.change_leased(task_id, token, end)
+        except LeaseLost:
+            await self._stopped(task_id)
+            return
+        self._hub.publish(recorded)
+        if task.status is TaskStatus.FAILED:
+            await self._discard_outputs(task_id)
+
+    async def rescue_expired(self) -> int:
+        """Return tasks whose lease ran out to the queue (or fail them after the last attempt)."""
+        rescued = 0
+        now = self._clock()
+        for task_id in await self._store.expired_leases(now, 100):
+
+            def rescue(task: Task) -> tuple[Task, Sequence[Event]]:
+                lapsed = (
+                    task.status is TaskStatus.IN_PROGRESS
+                    and task.lease_expires_at is not None
+                    and task.lease_expires_at < self._clock()
+                )
+                if not lapsed:
+                    return task, []
+                return self._after_failure(task, "The worker running the task stopped answering.", retry=True)
+
+            task, recorded = await self._store.change_any(task_id, rescue)
+            self._hub.publish(recorded)
+            if task.status is TaskStatus.FAILED:
+                await self._discard_outputs(task_id)
+            rescued += 1
+        return rescued
+
+    def _after_failure(self, task: Task, message: str, *, retry: bool) -> tuple[Task, Sequence[Event]]:
+        now = self._clock()
+        if retry and task.attempts < task.max_attempts:
+            queued = dataclasses.replace(
+                task,
+                status=TaskStatus.PENDING,
+                status_message=f"Retrying: {message}",
+                lease_token=None,
+                lease_expires_at=None,
+                run_after=now + backoff(task.attempts, self._settings.max_backoff),
+                updated_at=now,
+            )
+            return queued, []
+        if retry:
+            message = f"Gave up after {task.attempts} attempts: {message}"
+        failed = dataclasses.replace(
+            task,
+            status=TaskStatus.FAILED,
+            error_message=message,
+            lease_token=None,
+            lease_expires_at=None,
+            completed_at=now,
+            updated_at=now,
+            last_activity=now,
+        )
+        return failed, [ev.failed(failed)]
+
+    async def _stopped(self, task_id: str) -> None:
+        """The attempt stopped because the task left it: drop outputs unless it may resume."""
+        status = await self._store.status(task_id)
+        if status in {None, TaskStatus.CANCELLED, TaskStatus.FAILED, TaskStatus.EXPIRED}:
+            await self._discard_outputs(task_id)
+
+    @staticmethod
+    async def _guarded(call: Callable[[], Any]) -> Any:
+        try:
+            return await call()
+        except Exception:
+            _log.exception("worker loop step failed")
+            return None
