@@ -170,6 +170,10 @@ class FileOps:
             self._files.release_blob,
         )
 
+    async def list_ids(self, pool_id: str, after: str, limit: int) -> list[str]:
+        """The account's visible file ids in the pool greater than ``after``, ascending."""
+        return await self._outputs.file_ids_in_pool(self.account_id, pool_id, after, limit)
+
     async def set_expiry(self, file_id: str, expired_at: datetime | None) -> None:
         """Change the account's file's own expiry. Raises TaskFailed when it is not there."""
         try:

@@ -309,16 +309,21 @@ class OutputStore:
             if (await conn.execute(statement)).rowcount == 0:
                 raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
 
-    async def files_in_pool(self, pool_id: str, after: str, limit: int) -> list[tuple[str, str]]:
-        """(account_id, file_id) of the pool's visible files with ids after ``after``, in id order."""
+    async def file_ids_in_pool(self, account_id: str, pool_id: str, after: str, limit: int) -> list[str]:
+        """Ids of the account's visible files in the pool with ids after ``after``, ascending."""
         query = (
-            select(files.c.account_id, files.c.id)
-            .where(files.c.pool_id == pool_id, files.c.id > after, files.c.attempt_token.is_(None))
+            select(files.c.id)
+            .where(
+                files.c.account_id == account_id,
+                files.c.pool_id == pool_id,
+                files.c.id > after,
+                files.c.attempt_token.is_(None),
+            )
             .order_by(files.c.id)
             .limit(limit)
         )
         async with self._db.read() as conn:
-            return [(row.account_id, row.id) for row in await conn.execute(query)]
+            return list((await conn.execute(query)).scalars())
 
 
 async def insert_file(
