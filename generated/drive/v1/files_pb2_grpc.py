@@ -169,7 +169,7 @@ class FileServiceServicer:
     def CreateBundle(self, request, context):
         """Creates a bundle (a named group of files) owned by the caller.
 
-        Errors: INVALID_ARGUMENT when name is empty or longer than 256 characters, description is
+        Errors: INVALID_ARGUMENT when name is empty or longer than 255 characters, description is
         longer than 1024, or expired_at is in the past.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
