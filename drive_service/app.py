@@ -26,6 +26,7 @@ from drive_service.services.handlers import Handler, registry
 from drive_service.services.handlers.builtin import builtin_handlers
 from drive_service.services.health import HealthChecker
 from drive_service.services.maintenance import Maintenance, MaintenancePolicy
+from drive_service.services.secrets import SecretBox
 from drive_service.services.tasks import TaskManager
 from drive_service.services.tokens import TokenVerifier
 from drive_service.services.uploads import UploadLimits, UploadManager
@@ -90,6 +91,7 @@ class App:
             )
 
         registered = registry(builtin_handlers() if handlers is None else handlers)
+        secrets = SecretBox(settings.master_key)
         self.worker = Worker(
             SqlWorkerStore(self.db),
             registered,
@@ -102,6 +104,7 @@ class App:
                 lease=timedelta(seconds=settings.worker_lease_seconds),
                 poll=timedelta(milliseconds=settings.worker_poll_ms),
             ),
+            secrets,
         )
         self.tasks = TaskManager(
             store,
@@ -111,6 +114,7 @@ class App:
             managed_types=frozenset(registered),
             on_queued=self.worker.wake,
             on_abandoned=discard_outputs,
+            secrets=secrets,
         )
         upload_store = SqlUploadStore(self.db)
         self.uploads = UploadManager(

@@ -29,11 +29,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
     """A running server on port 0 shared by the tests of one backend."""
     data_dir = tmp_path_factory.mktemp(f"server-{backend}")
+    # The shared server runs no worker: its tests drive tasks as an external executor would.
     if backend == "sqlite":
-        async with running_app(settings_for(data_dir)) as app:
+        async with running_app(settings_for(data_dir, DRIVE_WORKER="false")) as app:
             yield app
         return
-    async with postgres_database() as url, running_app(settings_for(data_dir, url)) as app:
+    async with (
+        postgres_database() as url,
+        running_app(settings_for(data_dir, url, DRIVE_WORKER="false")) as app,
+    ):
         yield app
 
 

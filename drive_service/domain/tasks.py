@@ -42,6 +42,10 @@ class TaskStatus(enum.Enum):
         return self in TERMINAL_STATUSES
 
 
+#: Parameter names whose values are secrets: never stored in clear, echoed, logged or sent.
+SECRET_PARAMETERS = frozenset({"password", "encryptPassword"})
+
+
 TERMINAL_STATUSES = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED}
 )
@@ -136,6 +140,8 @@ class Task:
     run_after: datetime | None = None
     #: Where the handler stopped last; a resumed or rescued attempt continues from here.
     checkpoint: dict[str, Any] | None = None
+    #: Secret parameters (passwords), sealed with the server's master key; cleared when terminal.
+    sealed_secrets: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

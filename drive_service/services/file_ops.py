@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 
-from drive_service.domain.files import StoredFile
+from drive_service.domain.files import Bundle, StoredFile
 from drive_service.domain.ids import new_id
-from drive_service.errors import NotFound, PermissionDenied
+from drive_service.domain.pools import Pool
+from drive_service.errors import InvalidArgument, NotFound, PermissionDenied
 from drive_service.pools import PoolRegistry
 from drive_service.services.files import FileManager
 from drive_service.services.handlers import TaskFailed
@@ -173,6 +174,31 @@ class FileOps:
     async def list_ids(self, pool_id: str, after: str, limit: int) -> list[str]:
         """The account's visible file ids in the pool greater than ``after``, ascending."""
         return await self._outputs.file_ids_in_pool(self.account_id, pool_id, after, limit)
+
+    def pool(self, pool_id: str) -> Pool:
+        """The configured pool ``pool_id`` (empty: the default). Raises TaskFailed when unknown."""
+        try:
+            return self._pools.get(pool_id)
+        except NotFound as error:
+            raise TaskFailed(error.message) from None
+
+    async def bundle(self, bundle_id: str) -> Bundle:
+        """The account's bundle. Raises TaskFailed when empty, malformed, unknown or another account's."""
+        try:
+            return await self._files.get_bundle(self.account_id, bundle_id)
+        except (InvalidArgument, NotFound) as error:
+            raise TaskFailed(error.message) from None
+
+    async def discard_outputs_except(self, keep: Collection[str]) -> int:
+        """Delete this task's hidden outputs whose ids are not in ``keep``: files an earlier attempt
+        created but stopped before recording in its checkpoint. Returns how many were deleted.
+
+        Raises:
+            FailedPrecondition: LEASE_LOST when this attempt no longer holds the task.
+        """
+        return await self._outputs.discard_stray_outputs(
+            self._task_id, self._token, frozenset(keep), self._files.release_blob
+        )
 
     async def set_expiry(self, file_id: str, expired_at: datetime | None) -> None:
         """Change the account's file's own expiry. Raises TaskFailed when it is not there."""

@@ -16,6 +16,7 @@ from drive_service.domain.validation import NewTask, TaskQuery, deadline
 from drive_service.errors import FailedPrecondition, InvalidTaskState, TaskNotFound
 from drive_service.services.events import EventHub, EventWatcher
 from drive_service.services.ports import TaskStore
+from drive_service.services.secrets import SecretBox
 
 Clock = Callable[[], datetime]
 
@@ -33,6 +34,7 @@ class TaskManager:
         managed_types: frozenset[TaskType] = frozenset(),
         on_queued: Callable[[], None] = lambda: None,
         on_abandoned: Callable[[str], Awaitable[object]] | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         """``managed_types`` are run by the built-in worker: external executors may not report on
         them, and resuming one puts it back in the queue. ``on_queued`` wakes a local worker;
@@ -44,6 +46,7 @@ class TaskManager:
         self._managed_types = managed_types
         self._on_queued = on_queued
         self._on_abandoned = on_abandoned
+        self._secrets = secrets
 
     async def create(self, account_id: str, new: NewTask) -> Task:
         """Store a PENDING task and send ``task.created``.
@@ -53,6 +56,9 @@ class TaskManager:
         """
         now = self._clock()
         deadline(new.expired_at, now=now)
+        parameters, sealed = new.parameters, None
+        if self._secrets is not None:
+            parameters, sealed = self._secrets.split(new.parameters)
         task = Task(
             task_id=new_id(),
             account_id=account_id,
@@ -63,7 +69,8 @@ class TaskManager:
             priority=new.priority,
             progress=0.0,
             status_message="",
-            parameters=new.parameters,
+            parameters=parameters,
+            sealed_secrets=sealed,
             results={},
             error_message="",
             created_at=now,
@@ -223,6 +230,7 @@ class TaskManager:
                 lease_expires_at=None if requeued else task.lease_expires_at,
                 run_after=None if requeued else task.run_after,
                 completed_at=now if status.terminal else task.completed_at,
+                sealed_secrets=None if status.terminal else task.sealed_secrets,
                 updated_at=now,
                 last_activity=now,
             )

@@ -21,6 +21,7 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.services.events import EventHub
 from drive_service.services.handlers import Handler, StopAttempt, TaskContext, TaskFailed
+from drive_service.services.secrets import SecretBox
 from drive_service.storage.worker import LeaseLost, SqlWorkerStore
 
 _log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Worker:
         file_ops: FileOpsFactory,
         discard_outputs: DiscardOutputs,
         settings: WorkerSettings,
+        secrets: SecretBox,
     ) -> None:
         self._store = store
         self._handlers = handlers
@@ -66,6 +68,7 @@ class Worker:
         self._file_ops = file_ops
         self._discard_outputs = discard_outputs
         self._settings = settings
+        self._secrets = secrets
         self._types = [task_type.value for task_type in handlers]
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -116,7 +119,13 @@ class Worker:
         assert token is not None
         scratch = Path(tempfile.mkdtemp(prefix=f"drive-{task.task_id}-"))
         handler = self._handlers[task.type]
-        context = TaskContext(task, self._file_ops(task, token), scratch, self._reporter(task.task_id, token))
+        # Secrets reach the handler in memory only; they are never written back.
+        visible = dataclasses.replace(
+            task, parameters={**task.parameters, **self._secrets.open(task.sealed_secrets)}
+        )
+        context = TaskContext(
+            visible, self._file_ops(task, token), scratch, self._reporter(task.task_id, token)
+        )
         work = asyncio.create_task(handler.run(context))
         beat = asyncio.create_task(self._heartbeat(task.task_id, token, work))
         try:
@@ -189,6 +198,7 @@ class Worker:
                 last_activity=now,
                 lease_token=None,
                 lease_expires_at=None,
+                sealed_secrets=None,
             )
             done, events = ev.throttled_progress(done, now)
             return done, [*events, ev.completed(done)]
@@ -259,6 +269,7 @@ class Worker:
             error_message=message,
             lease_token=None,
             lease_expires_at=None,
+            sealed_secrets=None,
             completed_at=now,
             updated_at=now,
             last_activity=now,

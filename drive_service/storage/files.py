@@ -231,6 +231,39 @@ class OutputStore:
                 )
             await insert_file(conn, file, place, attempt_token=task_id)
 
+    async def discard_stray_outputs(
+        self, task_id: str, lease_token: str, keep: frozenset[str], release: BlobRelease
+    ) -> int:
+        """Delete the task's hidden outputs not in ``keep``, while ``lease_token`` holds the task.
+
+        Raises:
+            FailedPrecondition: LEASE_LOST.
+        """
+        holder = (
+            select(tasks.c.task_id)
+            .where(
+                tasks.c.task_id == task_id,
+                tasks.c.lease_token == lease_token,
+                tasks.c.status == TaskStatus.IN_PROGRESS.value,
+            )
+            .with_for_update(key_share=True)
+        )
+        stray = select(files.c.id, files.c.pool_id, files.c.blob_key).where(files.c.attempt_token == task_id)
+        if keep:
+            stray = stray.where(files.c.id.not_in(sorted(keep)))
+        async with self._db.write() as conn:
+            if (await conn.execute(holder)).first() is None:
+                raise FailedPrecondition(
+                    f"Task {task_id} is no longer leased to this attempt.",
+                    reason="LEASE_LOST",
+                    task_id=task_id,
+                )
+            rows = (await conn.execute(stray)).all()
+            for file_id, pool_id, key in rows:
+                await conn.execute(delete(files).where(files.c.id == file_id))
+                await _drop_reference(conn, pool_id, key, release)
+        return len(rows)
+
     async def discard_outputs(self, task_id: str, release: BlobRelease) -> int:
         """Delete the task's hidden outputs and drop their blob references."""
         async with self._db.write() as conn:

@@ -83,6 +83,7 @@ tasks = Table(
     Column("lease_expires_at", UtcDateTime),
     Column("run_after", UtcDateTime),
     Column("checkpoint", Json),
+    Column("sealed_secrets", LargeBinary),
     Index("ix_tasks_account_type_status", "account_id", "type", "status"),
     Index("ix_tasks_account_last_activity", "account_id", "last_activity"),
     Index("ix_tasks_status_updated", "status", "updated_at"),

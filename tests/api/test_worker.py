@@ -36,9 +36,11 @@ class StepHandler:
     order: list[str] = field(default_factory=list)
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     failures_left: int = 0
+    passwords: list[str] = field(default_factory=list)
 
     async def run(self, ctx: TaskContext) -> dict[str, Any]:
         params = ctx.parameters
+        self.passwords.append(str(params.get("password", "")))
         self.order.append(str(params.get("label", "")))
         start = int(ctx.checkpoint.get("step", 0))
         self.started_at_step.append(start)
@@ -257,3 +259,20 @@ async def test_gives_up_after_max_attempts(tmp_path: Path) -> None:
             assert final.status == STATUS.TASK_STATUS_FAILED
             assert "Gave up after 3 attempts" in final.error_message
             assert TaskStatus(await store.status(task_id)) is TaskStatus.FAILED
+
+
+async def test_passwords_are_sealed_not_echoed(worker_app: tuple[App, StepHandler, Client]) -> None:
+    app, handler, client = worker_app
+    task_id = await create(client, label="secret", password="correct horse battery")
+    done = await wait(client, task_id)
+    assert done.status == STATUS.TASK_STATUS_COMPLETED
+    assert handler.passwords == ["correct horse battery"]  # the handler got it
+    assert "correct horse" not in str(done)  # the API never shows it
+    listed = await client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=client.metadata)
+    assert "correct horse" not in str(listed)
+    async with app.db.read() as conn:
+        from sqlalchemy import text
+
+        row = (await conn.execute(text("SELECT parameters, sealed_secrets FROM tasks"))).one()
+    assert "correct horse" not in str(row.parameters)
+    assert row.sealed_secrets is None  # dropped once the task finished

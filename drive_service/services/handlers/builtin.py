@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from drive_service.services.handlers import Handler
+from drive_service.services.handlers.bulk import BulkOperationHandler
+from drive_service.services.handlers.convert import FileConversionHandler
+from drive_service.services.handlers.crypto import FileDecryptHandler, FileEncryptHandler
+from drive_service.services.handlers.migrate import StorageMigrationHandler
+from drive_service.services.handlers.move import FileMoveHandler
 
 
 def builtin_handlers() -> list[Handler]:
     """A fresh instance of every built-in handler."""
-    return []
+    return [
+        FileMoveHandler(),
+        BulkOperationHandler(),
+        StorageMigrationHandler(),
+        FileEncryptHandler(),
+        FileDecryptHandler(),
+        FileConversionHandler(),
+    ]

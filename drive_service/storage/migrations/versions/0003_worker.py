@@ -30,6 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("lease_expires_at", UtcDateTime))
         batch.add_column(sa.Column("run_after", UtcDateTime))
         batch.add_column(sa.Column("checkpoint", Json))
+        batch.add_column(sa.Column("sealed_secrets", sa.LargeBinary))
     op.create_index(
         "ix_tasks_claim",
         "tasks",
@@ -55,6 +56,7 @@ def downgrade() -> None:
     op.drop_index("ix_tasks_claim", "tasks")
     with op.batch_alter_table("tasks") as batch:
         for column in (
+            "sealed_secrets",
             "checkpoint",
             "run_after",
             "lease_expires_at",
