@@ -10,10 +10,10 @@ from pathlib import Path
 from drive_service.domain.files import Bundle, StoredFile
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
-from drive_service.errors import InvalidArgument, NotFound, PermissionDenied
+from drive_service.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from drive_service.pools import PoolRegistry
 from drive_service.services.files import FileManager
-from drive_service.services.handlers import TaskFailed
+from drive_service.services.handlers import StopAttempt, TaskFailed
 from drive_service.services.ports import FileStore
 from drive_service.services.quota import check_quota
 from drive_service.storage import encryption
@@ -53,7 +53,7 @@ class FileOps:
         """The account's file. Raises TaskFailed when it is unknown or another account's."""
         try:
             return await self._files.get_file(self.account_id, str(file_id))
-        except NotFound:
+        except (InvalidArgument, NotFound):
             raise TaskFailed(f"File {file_id} was not found.") from None
 
     async def plain_copy(self, file: StoredFile, target: Path, password: str | None = None) -> Path:
@@ -132,7 +132,10 @@ class FileOps:
             if not password and not existed:
                 await self._blobs.adopt(source, pool.root, blob_key)
 
-        await self._outputs.add_output(file, place, self._task_id, self._token)
+        try:
+            await self._outputs.add_output(file, place, self._task_id, self._token)
+        except FailedPrecondition:
+            raise StopAttempt("the task left this attempt") from None
         return file
 
     async def delete(self, file_id: str) -> None:
