@@ -80,15 +80,21 @@ class Worker:
     async def run(self) -> None:
         """Claim and run tasks until cancelled; cancelling stops the attempts (their leases lapse)."""
         next_reap = self._clock()
+        failures = 0
         try:
             while True:
                 if self._clock() >= next_reap:
                     await self._guarded(self.rescue_expired)
                     next_reap = self._clock() + self._settings.lease / 2
                 free = self._settings.concurrency - len(self._running)
-                claimed: list[Task] = []
+                claimed: list[Task] | None = []
                 if free > 0 and self._types:
-                    claimed = await self._guarded(functools.partial(self.claim, free)) or []
+                    claimed = await self._guarded(functools.partial(self.claim, free))
+                if claimed is None:  # the database is unreachable: back off, up to 5 s
+                    failures += 1
+                    await asyncio.sleep(min(self._settings.poll.total_seconds() * 2**failures, 5.0))
+                    continue
+                failures = 0
                 if claimed and len(claimed) == free:
                     await asyncio.sleep(0)
                     continue
@@ -113,6 +119,9 @@ class Worker:
     def _finished(self, attempt: asyncio.Task[None]) -> None:
         self._running.discard(attempt)
         self._wake.set()  # a slot is free
+        if not attempt.cancelled() and attempt.exception() is not None:
+            # Bookkeeping failed (the database went away): the lease lapses and the reaper rescues.
+            _log.warning("attempt bookkeeping failed", exc_info=attempt.exception())
 
     async def _attempt(self, task: Task) -> None:
         token = task.lease_token
@@ -228,8 +237,7 @@ class Worker:
     async def rescue_expired(self) -> int:
         """Return tasks whose lease ran out to the queue (or fail them after the last attempt)."""
         rescued = 0
-        now = self._clock()
-        for task_id in await self._store.expired_leases(now, 100):
+        for task_id in await self._store.expired_leases(self._clock(), 100):
 
             def rescue(task: Task) -> tuple[Task, Sequence[Event]]:
                 lapsed = (
@@ -241,7 +249,12 @@ class Worker:
                     return task, []
                 return self._after_failure(task, "The worker running the task stopped answering.", retry=True)
 
-            task, recorded = await self._store.change_any(task_id, rescue)
+            outcome = await self._store.rescue(task_id, rescue)
+            if outcome is None:
+                continue  # gone, or busy in someone's transaction: the next round looks again
+            task, recorded = outcome
+            if not recorded and task.status is not TaskStatus.PENDING:
+                continue
             self._hub.publish(recorded)
             if task.status is TaskStatus.FAILED:
                 await self._discard_outputs(task_id)

@@ -101,12 +101,13 @@ class SqlWorkerStore:
             recorded = await outbox.record(conn, updated.updated_at, events) if events else []
             return updated, recorded
 
-    async def change_any(self, task_id: str, change: TaskChange) -> tuple[Task, list[RecordedEvent]]:
-        """Apply ``change`` to a task whatever its lease (for the reaper and the worker's own release)."""
+    async def rescue(self, task_id: str, change: TaskChange) -> tuple[Task, list[RecordedEvent]] | None:
+        """Apply ``change`` to a task whatever its lease; None when the task is gone or its row is
+        locked by someone else (``SKIP LOCKED``: a frozen transaction never stalls the reaper)."""
         async with self._db.write() as conn:
-            task = await _locked(conn, task_id)
+            task = await _locked(conn, task_id, skip_locked=True)
             if task is None:
-                raise LeaseLost(task_id, "deleted")
+                return None
             updated, events = change(task)
             await _store(conn, task, updated)
             recorded = await outbox.record(conn, updated.updated_at, events) if events else []
@@ -136,8 +137,12 @@ class SqlWorkerStore:
             return list((await conn.execute(query)).scalars())
 
 
-async def _locked(conn: AsyncConnection, task_id: str) -> Task | None:
-    query = select(tasks).where(tasks.c.task_id == task_id).with_for_update(key_share=True)
+async def _locked(conn: AsyncConnection, task_id: str, *, skip_locked: bool = False) -> Task | None:
+    query = (
+        select(tasks)
+        .where(tasks.c.task_id == task_id)
+        .with_for_update(key_share=True, skip_locked=skip_locked)
+    )
     row = (await conn.execute(query)).mappings().one_or_none()
     return None if row is None else task_from_row(row)
 

@@ -14,7 +14,9 @@ also unpacks on case-insensitive file systems) gets " (2)", " (3)" … before it
 input is copied to the scratch directory, streamed into the archive and deleted before the next,
 so neither memory nor scratch space grows with the number of inputs. Progress is reported per
 file with checkpoint ``{"done": n}``; the half-built archive lives in the attempt's scratch
-directory, which does not survive the attempt, so a resumed task packs again from the first file.
+directory, which does not survive the attempt, so a resumed task packs again from the first file
+(after discarding an archive an earlier attempt stored but did not complete). The target pool must
+be usable by the account and its policy must accept the archive.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from drive_service.domain import uploads
 from drive_service.domain.tasks import TaskType
 from drive_service.errors import InvalidArgument
 from drive_service.services.handlers import TaskContext, TaskFailed
+from drive_service.services.handlers.move import check_placement, id_list, optional_id, usable_pool
 
 MAX_FILES = 1000
 _FORMATS = {"zip": "application/zip", "tar.gz": "application/gzip"}
@@ -53,11 +56,7 @@ class CompressRequest:
     @classmethod
     def parse(cls, parameters: dict[str, Any]) -> CompressRequest:
         """Check the task's parameters. Raises TaskFailed naming the first bad one."""
-        ids = parameters.get("fileIds")
-        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_FILES:
-            raise TaskFailed(f"fileIds must be a list of 1 to {MAX_FILES} file ids.")
-        if not all(isinstance(value, str) and value for value in ids):
-            raise TaskFailed("Every entry of fileIds must be a non-empty file id.")
+        file_ids = id_list(parameters, "fileIds", limit=MAX_FILES)
         archive_format = parameters.get("compressionFormat", "zip")
         if not isinstance(archive_format, str) or archive_format.strip().lower() not in _FORMATS:
             raise TaskFailed(
@@ -76,13 +75,13 @@ class CompressRequest:
         if not output_name:
             raise TaskFailed(f"outputFileName must be 1 to {uploads.MAX_FILE_NAME} printable characters.")
         return cls(
-            file_ids=list(dict.fromkeys(ids)),
+            file_ids=file_ids,
             archive_format=archive_format,
             level=int(level),
             output_name=output_name,
             password=optional_text(parameters, "password"),
-            pool_id=optional_text(parameters, "targetPoolId"),
-            bundle_id=optional_text(parameters, "targetBundleId"),
+            pool_id=optional_id(parameters, "targetPoolId"),
+            bundle_id=optional_id(parameters, "targetBundleId"),
         )
 
 
@@ -96,10 +95,17 @@ class FileCompressHandler:
 
         Raises:
             TaskFailed: bad parameters, an unknown or foreign file, an encrypted input without
-                the right password, an unknown target pool or bundle, or the quota exceeded.
+                the right password, an unknown or unusable target pool or bundle, the pool's
+                policy, or the quota exceeded.
         """
         request = CompressRequest.parse(ctx.parameters)
+        mime_type = _FORMATS[request.archive_format]
+        pool = usable_pool(ctx.files, request.pool_id or "")
+        check_placement(pool, ctx.files.account_id, size=0, mime_type=mime_type, encrypted=False)
+        if request.bundle_id is not None:
+            await ctx.files.bundle(request.bundle_id)
         inputs = [await ctx.files.get(file_id) for file_id in request.file_ids]
+        await ctx.files.discard_outputs_except(())  # an archive an earlier attempt stored too late
         archive = ctx.scratch / "archive.out"
         writer = await asyncio.to_thread(_ArchiveWriter, archive, request.archive_format, request.level)
         names = NameDeduper()
@@ -118,12 +124,10 @@ class FileCompressHandler:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(writer.close)
             raise
+        size = (await asyncio.to_thread(archive.stat)).st_size
+        check_placement(pool, ctx.files.account_id, size=size, mime_type=mime_type, encrypted=False)
         created = await ctx.files.create(
-            archive,
-            request.output_name,
-            _FORMATS[request.archive_format],
-            pool_id=request.pool_id,
-            bundle_id=request.bundle_id,
+            archive, request.output_name, mime_type, pool_id=pool.id, bundle_id=request.bundle_id
         )
         return {
             "resultFileId": created.id,

@@ -15,9 +15,10 @@ compression ratio (of each zip entry, and of the whole archive since tar entries
 compressed size of their own). Declared sizes are checked up front and the bytes really produced
 are counted while extracting, so an archive that lies about its sizes stops at the limit.
 
-Progress is reported after each file with checkpoint ``{"done": n, "resultFileIds": [...],
-"bytes": b}``; a resumed attempt keeps the files of earlier attempts (they are hidden outputs of
-the same task) and continues with entry n + 1.
+The target pool must be usable by the account and its policy must accept every file. Progress is
+reported after each file with checkpoint ``{"done": n, "resultFileIds": [...], "bytes": b}``; a
+resumed attempt keeps those files (hidden outputs of the task), discards any made after the last
+checkpoint, and goes on with the next entry.
 """
 
 from __future__ import annotations
@@ -42,21 +43,13 @@ from drive_service.domain.tasks import TaskType
 from drive_service.errors import InvalidArgument
 from drive_service.services.handlers import TaskContext, TaskFailed
 from drive_service.services.handlers.compress import NameDeduper, optional_text
+from drive_service.services.handlers.move import check_placement, optional_id, position, usable_pool
 
-_BLOCK = 1024 * 1024
 _MIB = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 #: What reading a damaged or hostile archive raises (OSError too when it carries no errno).
-_FORMAT_ERRORS = (
-    zipfile.BadZipFile,
-    tarfile.TarError,
-    EOFError,
-    zlib.error,
-    lzma.LZMAError,
-    ValueError,
-    struct.error,
-    OverflowError,
-)
+_FORMAT_ERRORS: tuple[type[Exception], ...] = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error)
+_FORMAT_ERRORS += (lzma.LZMAError, ValueError, struct.error, OverflowError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +145,7 @@ class _Archive:
             if "password" not in str(error):
                 raise
             raise TaskFailed(f"Archive {self.file_id} has entries that need the right password.") from None
-        except (*_FORMAT_ERRORS, OSError) as error:
+        except _FORMAT_ERRORS as error:
             if isinstance(error, OSError) and error.errno is not None:
                 raise
             raise TaskFailed(
@@ -188,54 +181,58 @@ class FileDecompressHandler:
 
         Raises:
             TaskFailed: no or an unknown file id, a corrupt or unsupported archive, an unsafe
-                entry, a limit exceeded, a missing or wrong password, an unknown target pool or
-                bundle, or the quota exceeded.
+                entry, a limit exceeded, a missing or wrong password, an unknown or unusable
+                target pool or bundle, the pool's policy, or the quota exceeded.
         """
-        file_id = ctx.parameters.get("fileId")
-        if not isinstance(file_id, str) or not file_id:
+        file_id = optional_id(ctx.parameters, "fileId")
+        if file_id is None:
             raise TaskFailed("fileId is required.")
-        pool_id = optional_text(ctx.parameters, "targetPoolId")
-        bundle_id = optional_text(ctx.parameters, "targetBundleId")
+        pool = usable_pool(ctx.files, optional_id(ctx.parameters, "targetPoolId") or "")
+        bundle_id = optional_id(ctx.parameters, "targetBundleId")
+        if bundle_id is not None:
+            await ctx.files.bundle(bundle_id)
         password = optional_text(ctx.parameters, "password")
         file = await ctx.files.get(file_id)
         plain = await ctx.files.plain_copy(file, ctx.scratch / "archive", password)
         archive = await asyncio.to_thread(_Archive, plain, file.id, password, self.limits)
         try:
-            plan = _plan(archive, file.id, self.limits)
-            done = int(ctx.checkpoint.get("done", 0))
+            plan = _plan(archive, self.limits)
+            for member, _, mime in plan:
+                check_placement(pool, ctx.files.account_id, size=member.size, mime_type=mime, encrypted=False)
+            done = position(ctx.checkpoint, "done", len(plan))
             result_ids = [str(value) for value in ctx.checkpoint.get("resultFileIds", [])][:done]
+            await ctx.files.discard_outputs_except(result_ids)  # made after the last checkpoint
             spent = int(ctx.checkpoint.get("bytes", 0))
-            for index, (member, name) in enumerate(plan):
-                if index < len(result_ids):
-                    continue  # extracted by an earlier attempt of this task
+            for index, (member, name, mime) in enumerate(plan[len(result_ids) :], start=len(result_ids)):
                 target = ctx.scratch / f"entry-{index}"
-                spent += await asyncio.to_thread(_extract, archive, member, target, spent, self.limits)
-                mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                created = await ctx.files.create(target, name, mime, pool_id=pool_id, bundle_id=bundle_id)
+                size = await asyncio.to_thread(_extract, archive, member, target, spent, self.limits)
+                check_placement(pool, ctx.files.account_id, size=size, mime_type=mime, encrypted=False)
+                created = await ctx.files.create(target, name, mime, pool_id=pool.id, bundle_id=bundle_id)
                 await asyncio.to_thread(target.unlink)
+                spent += size
                 result_ids.append(created.id)
                 checkpoint = {"done": len(result_ids), "resultFileIds": list(result_ids), "bytes": spent}
-                await ctx.report(
-                    100.0 * (index + 1) / len(plan), f"Extracted {index + 1}/{len(plan)} files", checkpoint
-                )
+                message = f"Extracted {index + 1}/{len(plan)} files"
+                await ctx.report(100.0 * (index + 1) / len(plan), message, checkpoint)
         finally:
             await asyncio.to_thread(archive.close)
         return {"resultFileIds": result_ids, "filesExtracted": len(result_ids)}
 
 
-def _plan(archive: _Archive, file_id: str, limits: ExtractLimits) -> list[tuple[_Member, str]]:
-    """The regular entries with their file names, once every entry passed the checks."""
+def _plan(archive: _Archive, limits: ExtractLimits) -> list[tuple[_Member, str, str]]:
+    """The regular entries with file name and MIME type, once every entry passed the checks."""
     names = NameDeduper()
-    plan: list[tuple[_Member, str]] = []
+    plan: list[tuple[_Member, str, str]] = []
     total = 0
     for member in archive.members:
-        name = _safe_name(file_id, member)
+        name = _safe_name(archive.file_id, member)
         if not member.regular:
             continue
         total += member.size
-        _check_ratio(file_id, member.name, member.size, member.packed, limits)
-        plan.append((member, names.unique(name)))
-    _check_total(file_id, total, archive.size, limits)
+        _check_ratio(archive.file_id, member.name, member.size, member.packed, limits)
+        name = names.unique(name)
+        plan.append((member, name, mimetypes.guess_type(name)[0] or "application/octet-stream"))
+    _check_total(archive.file_id, total, archive.size, limits)
     return plan
 
 
@@ -243,7 +240,7 @@ def _extract(archive: _Archive, member: _Member, target: Path, spent: int, limit
     """Write the entry's content to ``target``, counting real bytes against the limits; its size."""
     written = 0
     with archive.reading(), archive.open(member) as reader, target.open("wb") as writer:
-        while block := reader.read(_BLOCK):
+        while block := reader.read(_MIB):
             written += len(block)
             _check_ratio(archive.file_id, member.name, written, member.packed, limits)
             _check_total(archive.file_id, spent + written, archive.size, limits)

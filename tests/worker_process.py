@@ -1,0 +1,79 @@
+"""A worker-only drive-service process with a test handler, for the crash tests.
+
+``python -m tests.worker_process`` reads Settings from the environment, like ``drive-service worker``,
+and runs ``App(settings, serve_grpc=False, handlers=[StepHandler()])`` until SIGTERM or SIGINT, logging
+JSON lines on stderr like the service ("worker running" once started).
+
+``StepHandler`` runs CUSTOM tasks: ``steps`` steps (default 1) of ``stepSeconds`` seconds each
+(default 0), reporting progress with a checkpoint after every step, so a rescued attempt resumes
+where the last one stopped. When ``WORKER_TEST_LOG`` names a file it appends one line per event,
+each with a single ``write`` on an ``O_APPEND`` descriptor (so lines of concurrent processes never
+interleave): ``start <task_id> <pid>`` when an attempt starts and ``<task_id> <pid>`` when the
+handler finishes (before the worker records the completion, which a stale lease may refuse).
+The results name the process and the step the attempt started from. The handler writes nothing to
+the database except through ``ctx``.
+
+``StepHandler`` is also a zero-argument factory, so it can be installed under the
+``drive_service.task_handlers`` entry point group of an API process (to make CUSTOM tasks managed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+from drive_service import logs
+from drive_service.app import App
+from drive_service.config import Settings
+from drive_service.domain.tasks import TaskType
+from drive_service.services.handlers import TaskContext
+
+LOG_ENV = "WORKER_TEST_LOG"
+
+
+def _append(line: str) -> None:
+    path = os.environ.get(LOG_ENV)
+    if not path:
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, f"{line}\n".encode())
+    finally:
+        os.close(descriptor)
+
+
+class StepHandler:
+    """CUSTOM tasks of ``steps`` checkpointed steps of ``stepSeconds`` each."""
+
+    task_type = TaskType.CUSTOM
+
+    async def run(self, ctx: TaskContext) -> dict[str, Any]:
+        pid = os.getpid()
+        steps = int(ctx.parameters.get("steps", 1))
+        pause = float(ctx.parameters.get("stepSeconds", 0))
+        first = int(ctx.checkpoint.get("step", 0))
+        _append(f"start {ctx.task.task_id} {pid}")
+        for step in range(first, steps):
+            await asyncio.sleep(pause)
+            await ctx.report(100.0 * (step + 1) / steps, f"step {step + 1} of {steps}", {"step": step + 1})
+        _append(f"{ctx.task.task_id} {pid}")
+        return {"steps": steps, "pid": pid, "resumedAt": first}
+
+
+async def run(settings: Settings) -> None:
+    """Run the worker with the test handler until SIGTERM or SIGINT."""
+    logs.configure(settings.log_levels)
+    app = App(settings, serve_grpc=False, handlers=[StepHandler()])
+    await app.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await app.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(run(Settings.from_env()))
