@@ -136,6 +136,8 @@ class App:
             uploads=self.uploads,
             tasks=self.tasks,
             expire_files=self.files.expire_files,
+            outputs=outputs,
+            discard_outputs=discard_outputs,
             task_store=store,
             upload_store=upload_store,
             blobs=self.blobs,

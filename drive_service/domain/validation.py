@@ -145,8 +145,14 @@ def progress(value: float) -> float:
 
 
 def struct(value: dict[str, Any], *, field: str) -> dict[str, Any]:
-    """A parameters or results object, at most ``MAX_STRUCT_BYTES`` of JSON."""
-    if len(json.dumps(value, separators=(",", ":"))) > MAX_STRUCT_BYTES:
+    """A parameters or results object, at most ``MAX_STRUCT_BYTES`` of JSON, without NUL characters
+    (PostgreSQL's JSON cannot hold them)."""
+    text = json.dumps(value, separators=(",", ":"))
+    if _has_nul(value):
+        raise InvalidArgument(
+            f"The {field} must not contain NUL characters.", reason="NUL_CHARACTER", field=field
+        )
+    if len(text) > MAX_STRUCT_BYTES:
         raise InvalidArgument(
             f"The {field} must be at most {MAX_STRUCT_BYTES} bytes of JSON.",
             reason="STRUCT_TOO_LARGE",
@@ -223,3 +229,13 @@ def max_age(value: timedelta | None) -> timedelta:
     if value < timedelta(0):
         raise InvalidArgument("The maximum age must not be negative.", reason="INVALID_AGE", field="max_age")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False

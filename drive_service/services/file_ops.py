@@ -92,6 +92,14 @@ class FileOps:
             if bundle_id is not None:
                 await self._files.get_bundle(self.account_id, bundle_id)
             size = (await asyncio.to_thread(source.stat)).st_size
+            # Tasks carry no privilege tier: pools that require one are refused.
+            pool.check_upload(
+                account_id=self.account_id,
+                tier=0,
+                size=size,
+                content_type=mime_type,
+                encrypted=bool(password),
+            )
             await check_quota(
                 self._file_store,
                 self._pools,
@@ -99,7 +107,7 @@ class FileOps:
                 size * pool.cost_multiplier,
                 self._default_quota,
             )
-        except (NotFound, PermissionDenied) as error:
+        except (InvalidArgument, NotFound, PermissionDenied) as error:
             raise TaskFailed(error.message) from None
         if password:
             blob_key, (sha256, stored_size) = await self._blobs.write_blob(
@@ -197,11 +205,14 @@ class FileOps:
         created but stopped before recording in its checkpoint. Returns how many were deleted.
 
         Raises:
-            FailedPrecondition: LEASE_LOST when this attempt no longer holds the task.
+            StopAttempt: this attempt no longer holds the task.
         """
-        return await self._outputs.discard_stray_outputs(
-            self._task_id, self._token, frozenset(keep), self._files.release_blob
-        )
+        try:
+            return await self._outputs.discard_stray_outputs(
+                self._task_id, self._token, frozenset(keep), self._files.release_blob
+            )
+        except FailedPrecondition:
+            raise StopAttempt("the task left this attempt") from None
 
     async def set_expiry(self, file_id: str, expired_at: datetime | None) -> None:
         """Change the account's file's own expiry. Raises TaskFailed when it is not there."""

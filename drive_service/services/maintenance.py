@@ -13,6 +13,7 @@ from drive_service.pools import PoolRegistry
 from drive_service.services.tasks import TaskManager
 from drive_service.services.uploads import UploadManager
 from drive_service.storage.blobs import LocalBlobStore
+from drive_service.storage.files import OutputStore
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore
 
@@ -38,6 +39,7 @@ class MaintenanceReport:
     files_expired: int = 0
     tasks_purged: int = 0
     staging_removed: int = 0
+    outputs_discarded: int = 0
     blobs_removed: int = 0
 
 
@@ -50,6 +52,8 @@ class Maintenance:
         uploads: UploadManager,
         tasks: TaskManager,
         expire_files: Callable[[], Awaitable[int]],
+        outputs: OutputStore,
+        discard_outputs: Callable[[str], Awaitable[None]],
         task_store: SqlTaskStore,
         upload_store: SqlUploadStore,
         blobs: LocalBlobStore,
@@ -60,6 +64,8 @@ class Maintenance:
         self._uploads = uploads
         self._tasks = tasks
         self._expire_files = expire_files
+        self._outputs = outputs
+        self._discard_outputs = discard_outputs
         self._task_store = task_store
         self._upload_store = upload_store
         self._blobs = blobs
@@ -76,6 +82,7 @@ class Maintenance:
             ("files_expired", self._expire_files),
             ("tasks_purged", self._purge_tasks),
             ("staging_removed", self._collect_staging),
+            ("outputs_discarded", self._collect_outputs),
             ("blobs_removed", self._collect_blobs),
         ]
         for name, job in jobs:
@@ -94,6 +101,14 @@ class Maintenance:
 
     async def _purge_tasks(self) -> int:
         return await self._task_store.purge_terminal(self._clock() - self._policy.task_retention)
+
+    async def _collect_outputs(self) -> int:
+        """Hidden outputs of tasks that ended without completing (a crash between the end and the
+        clean-up, for instance) are deleted here."""
+        abandoned = await self._outputs.abandoned_output_tasks(100)
+        for task_id in abandoned:
+            await self._discard_outputs(task_id)
+        return len(abandoned)
 
     async def _collect_staging(self) -> int:
         staged = self._blobs.staging_ids()

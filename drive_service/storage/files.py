@@ -264,6 +264,21 @@ class OutputStore:
                 await _drop_reference(conn, pool_id, key, release)
         return len(rows)
 
+    async def abandoned_output_tasks(self, limit: int) -> list[str]:
+        """Tasks whose hidden outputs can never be published: finished without completing, or gone."""
+        unfinished = [TaskStatus.PENDING.value, TaskStatus.IN_PROGRESS.value, TaskStatus.PAUSED.value]
+        live = select(tasks.c.task_id).where(
+            tasks.c.task_id == files.c.attempt_token, tasks.c.status.in_(unfinished)
+        )
+        query = (
+            select(files.c.attempt_token)
+            .where(files.c.attempt_token.is_not(None), ~live.exists())
+            .distinct()
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [token for token in (await conn.execute(query)).scalars() if token]
+
     async def discard_outputs(self, task_id: str, release: BlobRelease) -> int:
         """Delete the task's hidden outputs and drop their blob references."""
         async with self._db.write() as conn:

@@ -97,3 +97,9 @@ async def test_oversized_parameters(client: Client) -> None:
     await expect_error(
         client.tasks.CreateTask(request, metadata=client.metadata), INVALID, "STRUCT_TOO_LARGE"
     )
+
+
+async def test_nul_in_parameters(client: Client) -> None:
+    request = tasks_pb2.CreateTaskRequest(name="job", type=enums.TaskType.TASK_TYPE_CUSTOM)
+    request.parameters.update({"path": "a\x00b"})
+    await expect_error(client.tasks.CreateTask(request, metadata=client.metadata), INVALID, "NUL_CHARACTER")

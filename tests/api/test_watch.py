@@ -31,7 +31,7 @@ async def started(client: Client, **fields: object) -> object:
 async def test_created_progress_completed_in_order(client: Client) -> None:
     stream = await started(client)
     await asyncio.sleep(0.1)
-    task = await create(client, "Compress Files", type=enums.TaskType.TASK_TYPE_FILE_COMPRESS)
+    task = await create(client, "Compress Files")
     md = client.metadata
     await client.tasks.UpdateTaskProgress(
         tasks_pb2.UpdateTaskProgressRequest(task_id=task.task_id, progress=67.5), metadata=md
@@ -51,7 +51,7 @@ async def test_created_progress_completed_in_order(client: Client) -> None:
     assert progress == {
         "taskId": task.task_id,
         "name": "Compress Files",
-        "type": "FileCompress",
+        "type": "Custom",
         "progress": 67.5,
         "status": "InProgress",
         "lastActivity": progress["lastActivity"],
