@@ -28,7 +28,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {}
         if not self.is_sqlite:
-            options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+            # No pre-ping round trip per transaction: a dropped connection surfaces as Unavailable
+            # (retryable) and the pool replaces it.
+            options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_recycle": 1800}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

@@ -86,6 +86,8 @@ tasks = Table(
     Column("sealed_secrets", LargeBinary),
     Index("ix_tasks_account_type_status", "account_id", "type", "status"),
     Index("ix_tasks_account_last_activity", "account_id", "last_activity"),
+    # ListTasks' default order, with the tie-breaker, so a page is an index range.
+    Index("ix_tasks_account_activity_id", "account_id", text("last_activity DESC"), text("task_id DESC")),
     Index("ix_tasks_status_updated", "status", "updated_at"),
     # Exactly the claim's condition and order, so a claim reads the queue's head only.
     Index(
@@ -205,6 +207,12 @@ files = Table(
     Index("ix_files_account_hash_size", "account_id", "hash", "size"),
     Index("ix_files_account_created", "account_id", "created_at"),
     Index("ix_files_expired_at", "expired_at"),
+    Index(
+        "ix_files_attempt_token",
+        "attempt_token",
+        postgresql_where=text("attempt_token IS NOT NULL"),
+        sqlite_where=text("attempt_token IS NOT NULL"),
+    ),
 )
 
 bundles = Table(

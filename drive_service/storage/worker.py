@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.events import RecordedEvent
@@ -17,8 +17,10 @@ from drive_service.storage.db import Database
 from drive_service.storage.models import files, tasks
 from drive_service.storage.tasks import task_from_row, task_row
 
-_PENDING = TaskStatus.PENDING.value
 _RUNNING = TaskStatus.IN_PROGRESS.value
+# Literal conditions, word for word those of the partial indexes, so the planner uses them.
+_CLAIMABLE = text("status = 'Pending' AND managed")
+_LEASED = text("status = 'InProgress' AND managed")
 
 
 class LeaseLost(FailedPrecondition):
@@ -51,8 +53,7 @@ class SqlWorkerStore:
         head = (
             select(tasks.c.task_id)
             .where(
-                tasks.c.status == _PENDING,
-                tasks.c.managed.is_(True),
+                _CLAIMABLE,
                 tasks.c.type.in_(list(types)),
                 or_(tasks.c.run_after.is_(None), tasks.c.run_after <= now),
             )
@@ -115,11 +116,7 @@ class SqlWorkerStore:
 
     async def expired_leases(self, now: datetime, limit: int) -> list[str]:
         """Ids of running managed tasks whose lease has run out."""
-        query = (
-            select(tasks.c.task_id)
-            .where(tasks.c.status == _RUNNING, tasks.c.managed.is_(True), tasks.c.lease_expires_at < now)
-            .limit(limit)
-        )
+        query = select(tasks.c.task_id).where(_LEASED, tasks.c.lease_expires_at < now).limit(limit)
         async with self._db.read() as conn:
             return list((await conn.execute(query)).scalars())
 

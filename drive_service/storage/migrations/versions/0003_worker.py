@@ -47,9 +47,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("files") as batch:
         batch.add_column(sa.Column("attempt_token", sa.String(32)))
+    op.create_index(
+        "ix_files_attempt_token",
+        "files",
+        ["attempt_token"],
+        postgresql_where=sa.text("attempt_token IS NOT NULL"),
+        sqlite_where=sa.text("attempt_token IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_tasks_account_activity_id",
+        "tasks",
+        ["account_id", sa.text("last_activity DESC"), sa.text("task_id DESC")],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_account_activity_id", "tasks")
+    op.drop_index("ix_files_attempt_token", "files")
     with op.batch_alter_table("files") as batch:
         batch.drop_column("attempt_token")
     op.drop_index("ix_tasks_leases", "tasks")
