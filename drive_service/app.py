@@ -130,6 +130,7 @@ class App:
                 default_quota=settings.default_quota_bytes,
                 master_key=settings.master_key,
                 upload_events=settings.upload_events,
+                max_buffered_chunks=settings.max_buffered_chunks,
             ),
         )
         self.maintenance = Maintenance(
@@ -163,6 +164,12 @@ class App:
             options=[
                 ("grpc.max_receive_message_length", message_limit),
                 ("grpc.max_send_message_length", message_limit),
+                # Without BDP probing a stream's flow-control window stays small (64 KiB beyond
+                # the message being read), so a stream the service does not read from (waiting
+                # for a chunk buffer, DRIVE_MAX_BUFFERED_CHUNKS) holds its sender instead of
+                # filling server memory: with probing, 200 concurrent 16 MiB uploads buffered
+                # about 3 GiB in the transport.
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
         register_servicers(self.server, self)

@@ -54,6 +54,7 @@ class Settings:
     pools_file: Path | None
     default_quota_bytes: int
     upload_events: bool
+    max_buffered_chunks: int
     worker_enabled: bool
     worker_concurrency: int
     worker_lease_seconds: float
@@ -93,6 +94,7 @@ class Settings:
             pools_file=reader.existing_file("DRIVE_POOLS_FILE"),
             default_quota_bytes=reader.integer("DRIVE_DEFAULT_QUOTA_BYTES", 10 * 1024 * MIB),
             upload_events=reader.flag("DRIVE_UPLOAD_EVENTS", True),
+            max_buffered_chunks=reader.integer("DRIVE_MAX_BUFFERED_CHUNKS", 8, minimum=1),
             worker_enabled=reader.flag("DRIVE_WORKER", True),
             worker_concurrency=reader.integer("DRIVE_WORKER_CONCURRENCY", 4, minimum=1),
             worker_lease_seconds=reader.number("DRIVE_WORKER_LEASE_SECONDS", 30),

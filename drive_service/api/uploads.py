@@ -14,7 +14,8 @@ from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
 from drive_service.domain.uploads import human_duration, human_speed
 from drive_service.errors import DriveError, InvalidArgument
-from drive_service.services.uploads import Piece, UploadManager
+from drive_service.services.receiving import Piece
+from drive_service.services.uploads import UploadManager
 
 _RECENT_DEFAULT, _RECENT_MAX = 10, 100
 
@@ -59,13 +60,9 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         request_iterator: AsyncIterator[uploads_pb2.UploadChunksRequest],
         context: grpc.aio.ServicerContext,
     ) -> uploads_pb2.UploadChunksResponse:
-        async def pieces() -> AsyncIterator[Piece]:
-            async for message in request_iterator:
-                crc = message.crc32c if message.HasField("crc32c") else None
-                task_id = valid.task_id(message.task_id) if message.task_id else ""
-                yield Piece(task_id, message.chunk_index, message.data, crc)
-
-        result = await self._uploads.receive_stream(current_caller().account_id, pieces())
+        # Read with context.read(): the request iterator would keep each consumed message (up to
+        # a chunk of bytes) alive while the stream waits for a buffer permit.
+        result = await self._uploads.receive_stream(current_caller().account_id, _ChunkPieces(context))
         return uploads_pb2.UploadChunksResponse(
             chunks_stored=result.stored,
             chunks_skipped=result.skipped,
@@ -79,8 +76,8 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         request_iterator: AsyncIterator[uploads_pb2.UploadFileRequest],
         context: grpc.aio.ServicerContext,
     ) -> uploads_pb2.UploadFileResponse:
-        first = await anext(aiter(request_iterator), None)
-        if first is None or not first.HasField("metadata"):
+        first = await context.read()
+        if first is grpc.aio.EOF or not first.HasField("metadata"):
             raise InvalidArgument(
                 "The first message must carry the upload metadata.",
                 reason="METADATA_REQUIRED",
@@ -96,7 +93,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         await context.send_initial_metadata((("x-task-id", task_id),))
         plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
         try:
-            await self._uploads.receive_stream(caller.account_id, _split(task_id, plan, request_iterator))
+            await self._uploads.receive_stream(caller.account_id, _split(task_id, plan, context))
             file = await self._uploads.complete(caller.account_id, task_id)
         except DriveError as error:
             error.metadata.setdefault("task_id", task_id)
@@ -231,14 +228,33 @@ def _upload_request(message: uploads_pb2.CreateUploadTaskRequest) -> rules.Uploa
     )
 
 
+class _ChunkPieces:
+    """The UploadChunks messages of a call as Pieces; a consumed message is not referenced."""
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+
+    def __aiter__(self) -> _ChunkPieces:
+        return self
+
+    async def __anext__(self) -> Piece:
+        message = await self._context.read()
+        if message is grpc.aio.EOF:
+            raise StopAsyncIteration
+        crc = message.crc32c if message.HasField("crc32c") else None
+        task_id = valid.task_id(message.task_id) if message.task_id else ""
+        return Piece(task_id, message.chunk_index, message.data, crc)
+
+
 async def _split(
-    task_id: str, plan: rules.ChunkPlan, messages: AsyncIterator[uploads_pb2.UploadFileRequest]
+    task_id: str, plan: rules.ChunkPlan, context: grpc.aio.ServicerContext
 ) -> AsyncIterator[Piece]:
-    """Cut the one-shot byte stream at chunk boundaries into UploadChunks pieces."""
+    """Cut the one-shot byte stream (UploadFile's data messages) at chunk boundaries into pieces."""
     offset = 0
     yield Piece(task_id, 0, b"", None)
-    async for message in messages:
+    while (message := await context.read()) is not grpc.aio.EOF:
         data = memoryview(message.data)
+        del message  # only the bytes not yet cut stay referenced
         while data:
             index = offset // plan.chunk_size
             room = plan.chunk_size - offset % plan.chunk_size
@@ -250,7 +266,7 @@ async def _split(
                     reason="FILE_SIZE_MISMATCH",
                     field="data",
                 )
-            yield Piece(task_id, index, bytes(piece), None)
+            yield Piece(task_id, index, piece, None)
     if offset != plan.file_size:
         raise InvalidArgument(
             f"{offset} bytes were sent; the declared file size is {plan.file_size}.",

@@ -5,33 +5,51 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from drive_service.domain import events as ev
-from drive_service.domain.events import Event
-from drive_service.domain.files import StoredFile, Upload, effective_expiry
+from drive_service.domain.events import Event, RecordedEvent
+from drive_service.domain.files import Bundle, StoredFile, Upload, effective_expiry
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status, require_in_progress
 from drive_service.errors import DataLoss, FailedPrecondition, NotFound, TaskNotFound
 from drive_service.pools import PoolRegistry
+from drive_service.services.digests import PrefixDigests
 from drive_service.services.events import EventHub
 from drive_service.services.ports import FileStore
-from drive_service.services.quota import check_quota
+from drive_service.services.quota import cost_multipliers, require_quota
 from drive_service.storage import encryption
 from drive_service.storage.blobs import LocalBlobStore
-from drive_service.storage.uploads import SqlUploadStore
+from drive_service.storage.uploads import SqlUploadStore, UploadUnit
 
 #: How long a completion claim holds before another call may take over a crashed completer.
 _COMPLETION_LEASE = timedelta(minutes=10)
 _MISSING_SHOWN = 50
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """How a completion attempt's first transaction ended."""
+
+    file_id: str | None = None  # completed before: this file
+    busy: bool = False  # another call is completing it
+    mismatch: bool = False  # the known digest differs from the declared one
+    claimed: tuple[Task, Upload] | None = None  # claimed for a completion that reads the bytes back
+    done: tuple[StoredFile, list[RecordedEvent]] | None = None  # completed in the transaction
+
+
 class UploadCompleter:
     """Turns a fully received upload into a file.
 
-    A completion first claims the upload with a token (a row update), so concurrent calls wait
-    for one outcome instead of racing; a crashed completer's claim lapses after a lease.
+    When this process received every chunk of an unencrypted upload in order, their digest is
+    known (PrefixDigests) and the whole completion is one transaction that keeps the upload row
+    locked, so concurrent calls wait for its outcome. Otherwise the bytes must be read back (to
+    hash or encrypt them), which takes long: the upload is first claimed with a token (a row
+    update), so concurrent calls wait for one outcome instead of racing, and a crashed
+    completer's claim lapses after a lease.
     """
 
     def __init__(
@@ -46,6 +64,7 @@ class UploadCompleter:
         master_key: bytes,
         default_quota: int,
         upload_events: bool,
+        digests: PrefixDigests | None = None,
     ) -> None:
         self._store = store
         self._files = files
@@ -56,6 +75,7 @@ class UploadCompleter:
         self._master_key = master_key
         self._default_quota = default_quota
         self._upload_events = upload_events
+        self._digests = digests if digests is not None else PrefixDigests()
 
     async def complete(self, account_id: str, task_id: str) -> StoredFile:
         """Verify and store the upload as a file; idempotent, and one file for concurrent calls.
@@ -68,34 +88,71 @@ class UploadCompleter:
         """
         token = new_id()
         while True:
-            found = await self._store.get(account_id, task_id)
-            if found is None:
-                raise TaskNotFound(task_id)
-            task, upload = found
-            if task.status is TaskStatus.COMPLETED and upload.file_id:
-                return await self._file(account_id, upload.file_id)
-            require_in_progress(task, "complete")
-            if await self._claim_completion(account_id, task_id, token):
+            attempt = await self._attempt(account_id, task_id, token)
+            if attempt.file_id is not None:
+                return await self._file(account_id, attempt.file_id)
+            if attempt.mismatch:
+                await self._mismatch(account_id, task_id)
+            if attempt.done is not None:
+                file, recorded = attempt.done
+                await self._finished(task_id, recorded)
+                return file
+            if attempt.claimed is not None:
                 break
             await asyncio.sleep(0.05)  # another call is completing it; its outcome is ours
+        task, upload = attempt.claimed
         try:
             return await self._finish(task, upload, token)
         except BaseException:
             await self._release_completion(account_id, task_id, token)
             raise
 
+    async def _attempt(self, account_id: str, task_id: str, token: str) -> _Attempt:
+        """Check the upload; complete it at once when its digest is known, else claim it."""
+        async with self._store.unit(account_id) as unit:
+            found = await unit.lock(task_id)
+            if found is None:
+                raise TaskNotFound(task_id)
+            task, upload = found
+            if task.status is TaskStatus.COMPLETED and upload.file_id:
+                return _Attempt(file_id=upload.file_id)
+            require_in_progress(task, "complete")
+            now = self._clock()
+            started = upload.completion_started_at
+            if (
+                upload.completion_token is not None
+                and started is not None
+                and started > now - _COMPLETION_LEASE
+            ):
+                return _Attempt(busy=True)
+            await self._require_all_chunks(unit, task, upload)
+            known = None if upload.encrypted else self._digests.digest(task_id, upload.chunks_count)
+            if known is None:
+                claimed = dataclasses.replace(upload, completion_token=token, completion_started_at=now)
+                await unit.apply(task_id, lambda task, _: (task, claimed, []))
+                return _Attempt(claimed=(task, claimed))
+            if known != (upload.hash, upload.file_size):
+                return _Attempt(mismatch=True)
+            pool = self._pools.get(upload.pool_id)
+            sha256, size = known
+            return _Attempt(done=await self._store_file(unit, task, upload, pool, sha256, size, None))
+
+    async def _require_all_chunks(self, unit: UploadUnit, task: Task, upload: Upload) -> None:
+        # chunks_uploaded is counted in each receipt's own transaction: it is the receipt count.
+        if upload.chunks_uploaded == upload.chunks_count:
+            return
+        present = set(await unit.uploaded_chunks(task.task_id))
+        missing = [index for index in range(upload.chunks_count) if index not in present]
+        raise FailedPrecondition(
+            f"{len(missing)} chunks are missing.",
+            reason="CHUNKS_MISSING",
+            task_id=task.task_id,
+            missing_count=len(missing),
+            missing_chunks=",".join(map(str, missing[:_MISSING_SHOWN])),
+        )
+
     async def _finish(self, task: Task, upload: Upload, token: str) -> StoredFile:
-        uploaded = await self._store.uploaded_chunks(task.task_id)
-        if len(uploaded) != upload.chunks_count:
-            present = set(uploaded)
-            missing = [index for index in range(upload.chunks_count) if index not in present]
-            raise FailedPrecondition(
-                f"{len(missing)} chunks are missing.",
-                reason="CHUNKS_MISSING",
-                task_id=task.task_id,
-                missing_count=len(missing),
-                missing_chunks=",".join(map(str, missing[:_MISSING_SHOWN])),
-            )
+        """Complete a claimed upload by reading its bytes back: hash them, or encrypt them."""
         pool = self._pools.get(upload.pool_id)
         staging = self._blobs.staging_file(task.task_id)
         if upload.encrypted:
@@ -113,23 +170,38 @@ class UploadCompleter:
         if sha256 != upload.hash or size != upload.file_size:
             if upload.encrypted:
                 await self._blobs.delete_blob(pool.root, blob_key)
-            await self._fail(
-                task.account_id, task.task_id, "The uploaded data does not match the declared SHA-256."
-            )
-            raise DataLoss(
-                "The uploaded data does not match the declared SHA-256 hash.",
-                reason="HASH_MISMATCH",
-                task_id=task.task_id,
-            )
-        await check_quota(self._files, self._pools, task.account_id, 0.0, self._default_quota)
-        file = await self._new_file(task, upload, pool, blob_key, stored_size)
+            await self._mismatch(task.account_id, task.task_id)
+        async with self._store.unit(task.account_id) as unit:
+            if await unit.lock(task.task_id) is None:
+                raise TaskNotFound(task.task_id)
+            file, recorded = await self._store_file(unit, task, upload, pool, blob_key, stored_size, token)
+        await self._finished(task.task_id, recorded)
+        return file
+
+    async def _store_file(
+        self,
+        unit: UploadUnit,
+        task: Task,
+        upload: Upload,
+        pool: Pool,
+        blob_key: str,
+        stored_size: int,
+        token: str | None,
+    ) -> tuple[StoredFile, list[RecordedEvent]]:
+        """Re-check the quota, create the file row and finish the task, in ``unit``'s transaction.
+
+        ``token``: the claim this completion holds (None: the unit holds the row lock throughout).
+        """
+        require_quota(await unit.usage(cost_multipliers(self._pools), self._default_quota), 0.0)
+        bundle = await unit.bundle(upload.bundle_id) if upload.bundle_id is not None else None
+        file = self._new_file(task, upload, pool, blob_key, stored_size, bundle)
 
         async def place(existed: bool) -> None:
             if not upload.encrypted and not existed:
                 await self._blobs.adopt_staging(task.task_id, pool.root, blob_key)
 
         def finish(task: Task, current: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            if current.completion_token != token:
+            if token is not None and current.completion_token != token:
                 raise FailedPrecondition("Another call completed this upload.", reason="COMPLETION_CONFLICT")
             now = file.created_at
             done = dataclasses.replace(
@@ -155,19 +227,20 @@ class UploadCompleter:
             )
             return done, finished, events
 
-        _, _, recorded = await self._store.complete(task.account_id, task.task_id, file, place, finish)
-        self._hub.publish(recorded)
-        await self._blobs.discard_staging(task.task_id)
-        return file
+        await unit.insert_file(file, place)
+        _, _, recorded = await unit.apply(task.task_id, finish)
+        return file, recorded
 
-    async def _new_file(
-        self, task: Task, upload: Upload, pool: Pool, blob_key: str, stored_size: int
+    async def _finished(self, task_id: str, recorded: list[RecordedEvent]) -> None:
+        self._hub.publish(recorded)
+        self._digests.discard(task_id)
+        await self._blobs.discard_staging(task_id)
+
+    def _new_file(
+        self, task: Task, upload: Upload, pool: Pool, blob_key: str, stored_size: int, bundle: Bundle | None
     ) -> StoredFile:
         now = self._clock()
-        bundle_expiry = None
-        if upload.bundle_id is not None:
-            bundle = await self._files.get_bundle(task.account_id, upload.bundle_id)
-            bundle_expiry = bundle.expired_at if bundle is not None else None
+        bundle_expiry = bundle.expired_at if bundle is not None else None
         pool_expiry = now + pool.policy.default_expiry if pool.policy.default_expiry else None
         return StoredFile(
             id=new_id(),
@@ -186,6 +259,15 @@ class UploadCompleter:
             updated_at=now,
             uploaded_at=now,
             expired_at=effective_expiry(upload.file_expired_at, pool_expiry, bundle_expiry),
+        )
+
+    async def _mismatch(self, account_id: str, task_id: str) -> NoReturn:
+        """Fail the task (its staging goes) and raise HASH_MISMATCH."""
+        await self._fail(account_id, task_id, "The uploaded data does not match the declared SHA-256.")
+        raise DataLoss(
+            "The uploaded data does not match the declared SHA-256 hash.",
+            reason="HASH_MISMATCH",
+            task_id=task_id,
         )
 
     async def _fail(self, account_id: str, task_id: str, message: str) -> None:
@@ -210,25 +292,8 @@ class UploadCompleter:
 
         _, _, recorded = await self._store.change(account_id, task_id, fail)
         self._hub.publish(recorded)
+        self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
-
-    async def _claim_completion(self, account_id: str, task_id: str, token: str) -> bool:
-        now = self._clock()
-        claimed = False
-
-        def claim(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            nonlocal claimed
-            busy = (
-                upload.completion_started_at is not None
-                and upload.completion_started_at > now - _COMPLETION_LEASE
-            )
-            if (upload.completion_token is not None and busy) or task.status is not TaskStatus.IN_PROGRESS:
-                return task, upload, []
-            claimed = True
-            return task, dataclasses.replace(upload, completion_token=token, completion_started_at=now), []
-
-        await self._store.change(account_id, task_id, claim)
-        return claimed
 
     async def _release_completion(self, account_id: str, task_id: str, token: str) -> None:
         def release(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drive_service.domain.files import Usage
 from drive_service.errors import PermissionDenied
 from drive_service.pools import PoolRegistry
 from drive_service.services.ports import FileStore
@@ -15,8 +16,20 @@ async def check_quota(
     Raises:
         PermissionDenied: QUOTA_EXCEEDED, with the figures in the ErrorInfo metadata.
     """
-    multipliers = {pool.id: pool.cost_multiplier for pool in pools.all()}
-    usage = await files.usage(account_id, multipliers, default_quota)
+    require_quota(await files.usage(account_id, cost_multipliers(pools), default_quota), additional)
+
+
+def cost_multipliers(pools: PoolRegistry) -> dict[str, float]:
+    """Each pool's cost multiplier, by pool id."""
+    return {pool.id: pool.cost_multiplier for pool in pools.all()}
+
+
+def require_quota(usage: Usage, additional: float) -> None:
+    """The quota rule on an account's ``usage`` already read.
+
+    Raises:
+        PermissionDenied: QUOTA_EXCEEDED, with the figures in the ErrorInfo metadata.
+    """
     if not usage.check(int(additional)):
         raise PermissionDenied(
             "The upload would exceed the account's quota.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,6 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, TaskType, next_status, require_in_progress
 from drive_service.errors import (
-    AlreadyExists,
     InvalidArgument,
     InvalidTaskState,
     NotFound,
@@ -26,13 +26,15 @@ from drive_service.errors import (
 )
 from drive_service.pools import PoolRegistry
 from drive_service.services.completion import UploadCompleter
+from drive_service.services.digests import Feed, PrefixDigests
 from drive_service.services.events import EventHub
 from drive_service.services.ports import FileStore
-from drive_service.services.quota import check_quota
+from drive_service.services.quota import check_quota, cost_multipliers, require_quota
+from drive_service.services.receiving import Data, Piece, StreamReceiver, StreamResult, size_mismatch
 from drive_service.services.tokens import Caller
 from drive_service.storage import encryption
 from drive_service.storage.blobs import LocalBlobStore
-from drive_service.storage.uploads import SqlUploadStore, UploadStats
+from drive_service.storage.uploads import ChunkReceipt, SqlUploadStore, UploadStats
 
 Clock = Callable[[], datetime]
 _COMPLETION_LEASE = timedelta(minutes=10)
@@ -49,6 +51,8 @@ class UploadLimits:
     default_quota: int
     master_key: bytes
     upload_events: bool = True
+    #: Chunk buffers that UploadChunks streams may gather or write at once (process-wide).
+    max_buffered_chunks: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,26 +62,6 @@ class Created:
     file: StoredFile | None = None
     task: Task | None = None
     upload: Upload | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StreamResult:
-    """What one UploadChunks stream stored and skipped, and where the upload stands."""
-
-    stored: int
-    skipped: int
-    task: Task
-    upload: Upload
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """One UploadChunks message: a piece of chunk ``index`` (consecutive pieces append)."""
-
-    task_id: str
-    index: int
-    data: bytes
-    crc32c: int | None
 
 
 class UploadManager:
@@ -100,6 +84,8 @@ class UploadManager:
         self._hub = hub
         self._clock = clock
         self._limits = limits
+        self._buffers = asyncio.Semaphore(limits.max_buffered_chunks)
+        self._digests = PrefixDigests()
         self._completer = UploadCompleter(
             store,
             files,
@@ -110,6 +96,7 @@ class UploadManager:
             master_key=limits.master_key,
             default_quota=limits.default_quota,
             upload_events=limits.upload_events,
+            digests=self._digests,
         )
 
     async def create(self, caller: Caller, request: rules.UploadRequest) -> Created:
@@ -139,23 +126,12 @@ class UploadManager:
             encrypted=encrypted,
         )
         bundle_id = request.bundle_id or None
-        if bundle_id is not None and await self._files.get_bundle(caller.account_id, bundle_id) is None:
-            raise NotFound(
-                f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id
-            )
-        await check_quota(
-            self._files,
-            self._pools,
-            caller.account_id,
-            size * pool.cost_multiplier,
-            self._limits.default_quota,
-        )
-        if not encrypted:
-            existing = await self._files.find_file(caller.account_id, sha256, size, now)
-            if existing is not None:
-                return Created(file=existing)
+        cost = size * pool.cost_multiplier
         wrapped_key = salt = None
         if encrypted:
+            # Checked before the deliberately slow key derivation, and again when stored.
+            await self._check_bundle(caller.account_id, bundle_id)
+            await check_quota(self._files, self._pools, caller.account_id, cost, self._limits.default_quota)
             salt = encryption.new_salt()
             key = await asyncio.to_thread(encryption.derive_key, request.encrypt_password, salt)
             wrapped_key = encryption.wrap_key(self._limits.master_key, key)
@@ -205,8 +181,21 @@ class UploadManager:
             key_salt=salt,
             file_expired_at=request.expired_at,
         )
-        self._hub.publish(await self._store.create(task, upload, [ev.created(task)]))
+        # Bundle, quota, dedup and the new rows in one transaction.
+        async with self._store.unit(caller.account_id) as unit:
+            if bundle_id is not None and await unit.bundle(bundle_id) is None:
+                raise _bundle_not_found(bundle_id)
+            multipliers = cost_multipliers(self._pools)
+            require_quota(await unit.usage(multipliers, self._limits.default_quota), cost)
+            if not encrypted and (existing := await unit.find_file(sha256, size, now)) is not None:
+                return Created(file=existing)
+            recorded = await unit.insert(task, upload, [ev.created(task)])
+        self._hub.publish(recorded)
         return Created(task=task, upload=upload)
+
+    async def _check_bundle(self, account_id: str, bundle_id: str | None) -> None:
+        if bundle_id is not None and await self._files.get_bundle(account_id, bundle_id) is None:
+            raise _bundle_not_found(bundle_id)
 
     async def get(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
         """The caller's upload. Raises TaskNotFound."""
@@ -225,85 +214,48 @@ class UploadManager:
             AlreadyExists: CHUNK_ALREADY_UPLOADED.
             FailedPrecondition: INVALID_TASK_STATE when the upload is not in progress.
         """
-        task, upload = await self.get(account_id, task_id)
-        return await self._store_chunk(task, upload, index, data, crc)
+        return await self._store_chunk(account_id, task_id, index, data, crc, None)
 
     async def receive_stream(self, account_id: str, pieces: AsyncIterator[Piece]) -> StreamResult:
         """Store the chunks of an UploadChunks stream; already stored chunks are skipped.
 
-        Memory stays within one chunk: pieces of a chunk are gathered until its expected length
-        and then written. Chunks stored before an error stay stored (the upload is resumable).
+        Pieces of a chunk are gathered until its expected length, then written while the next
+        chunk arrives; at most ``max_buffered_chunks`` chunk buffers exist in the process at once
+        (see StreamReceiver). Chunks stored before an error stay stored (the upload is resumable).
         """
-        first = await anext(pieces, None)
-        if first is None or not first.task_id:
-            raise InvalidArgument(
-                "The first message must name the upload task.", reason="TASK_ID_REQUIRED", field="task_id"
-            )
-        task, upload = await self.get(account_id, first.task_id)
-        plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
-        stored = skipped = 0
-        buffer = bytearray()
-        current: int | None = None
-        crc: int | None = None
-
-        async def all_pieces() -> AsyncIterator[Piece]:
-            yield first
-            async for piece in pieces:
-                yield piece
-
-        async for piece in all_pieces():
-            if piece.task_id and piece.task_id != first.task_id:
-                raise InvalidArgument(
-                    "All messages of a stream must name the same task.",
-                    reason="TASK_ID_MISMATCH",
-                    field="task_id",
-                )
-            if piece.index != current:
-                _require_complete(buffer, current, plan)
-                current, crc = piece.index, None
-            expected = plan.expected_length(piece.index)
-            if piece.crc32c is not None:
-                if crc is not None and crc != piece.crc32c:
-                    raise InvalidArgument(
-                        f"The pieces of chunk {piece.index} name different CRC32C values.",
-                        reason="CRC32C_MISMATCH",
-                        field="crc32c",
-                        chunk_index=piece.index,
-                    )
-                crc = piece.crc32c
-            if len(buffer) + len(piece.data) > expected:
-                raise _size_mismatch(piece.index, len(buffer) + len(piece.data), expected)
-            buffer += piece.data
-            if len(buffer) < expected:
-                continue
-            try:
-                task, upload = await self._store_chunk(task, upload, piece.index, bytes(buffer), crc)
-                stored += 1
-            except AlreadyExists:
-                skipped += 1
-            buffer.clear()
-            current = None
-        _require_complete(buffer, current, plan)
-        if stored == 0:
-            task, upload = await self.get(account_id, first.task_id)
-        return StreamResult(stored, skipped, task, upload)
+        receiver = StreamReceiver(self._buffers, functools.partial(self._store_chunk, account_id))
+        return await receiver.receive(pieces, lambda task_id: self.get(account_id, task_id))
 
     async def _store_chunk(
-        self, task: Task, upload: Upload, index: int, data: bytes, crc: int | None
+        self, account_id: str, task_id: str, index: int, data: Data, crc: int | None, computed: int | None
     ) -> tuple[Task, Upload]:
-        require_in_progress(task, "accept chunks")
-        plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
-        expected = plan.expected_length(index)
-        if len(data) != expected:
-            raise _size_mismatch(index, len(data), expected)
-        if crc is not None and google_crc32c.value(data) != crc:
-            raise InvalidArgument(
-                f"Chunk {index} does not match its CRC32C.",
-                reason="CRC32C_MISMATCH",
-                field="crc32c",
-                chunk_index=index,
-            )
+        """Store a whole chunk; ``computed`` is its CRC32C when the caller already knows it."""
+        actual = None if crc is None else computed if computed is not None else _crc32c(data)
         now = self._clock()
+        feeds: list[Feed] = []
+
+        def check(task: Task, upload: Upload) -> ChunkReceipt:
+            require_in_progress(task, "accept chunks")
+            plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
+            expected = plan.expected_length(index)
+            if len(data) != expected:
+                raise size_mismatch(index, len(data), expected)
+            if actual != crc:
+                raise InvalidArgument(
+                    f"Chunk {index} does not match its CRC32C.",
+                    reason="CRC32C_MISMATCH",
+                    field="crc32c",
+                    chunk_index=index,
+                )
+            # Unencrypted chunks in order are hashed on the way in (while their bytes are
+            # written), so completion need not read them back.
+            feed = None if upload.encrypted else self._digests.begin(task_id, index, data)
+            if feed is not None:
+                feeds.append(feed)
+            offset = plan.offset(index)
+            return ChunkReceipt(
+                index, len(data), crc, now, lambda: self._blobs.write_chunk(task_id, offset, data)
+            )
 
         def count(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
             require_in_progress(task, "accept chunks")
@@ -319,11 +271,15 @@ class UploadManager:
                 events.append(ev.upload_progressed(moved, upload))
             return moved, upload, events
 
-        write = lambda: self._blobs.write_chunk(task.task_id, plan.offset(index), data)  # noqa: E731
-        task, upload, recorded = await self._store.record_chunk(
-            task.account_id, task.task_id, (index, len(data), crc), now, write, count
-        )
+        try:
+            task, upload, recorded = await self._store.record_chunk(account_id, task_id, check, count)
+        except BaseException:
+            for feed in feeds:
+                feed.abandon()
+            raise
         self._hub.publish(recorded)
+        for feed in feeds:
+            await feed.commit()
         return task, upload
 
     async def complete(self, account_id: str, task_id: str) -> StoredFile:
@@ -343,6 +299,7 @@ class UploadManager:
 
         task, upload, recorded = await self._store.change(account_id, task_id, cancel)
         self._hub.publish(recorded)
+        self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
         return task, upload
 
@@ -366,6 +323,7 @@ class UploadManager:
 
         _, _, recorded = await self._store.change(account_id, task_id, expire)
         self._hub.publish(recorded)
+        self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
 
     async def expire_stale(self, idle: timedelta, batch: int = 100) -> int:
@@ -414,6 +372,7 @@ class UploadManager:
         """Delete the caller's failed, expired and cancelled uploads and their staging."""
         removed = await self._store.delete_finished(account_id)
         for task_id in removed:
+            self._digests.discard(task_id)
             await self._blobs.discard_staging(task_id)
         return len(removed)
 
@@ -423,17 +382,10 @@ class UploadManager:
         return await self._store.stats(account_id), recent
 
 
-def _require_complete(buffer: bytearray, index: int | None, plan: rules.ChunkPlan) -> None:
-    if buffer and index is not None:
-        raise _size_mismatch(index, len(buffer), plan.expected_length(index))
+def _crc32c(data: Data) -> int:
+    # google_crc32c takes only immutable buffers: a bytearray or memoryview is copied first.
+    return int(google_crc32c.value(data if isinstance(data, bytes) else bytes(data)))
 
 
-def _size_mismatch(index: int, actual: int, expected: int) -> InvalidArgument:
-    return InvalidArgument(
-        f"Chunk {index} must be {expected} bytes; got {actual}.",
-        reason="CHUNK_SIZE_MISMATCH",
-        field="data",
-        chunk_index=index,
-        expected=expected,
-        actual=actual,
-    )
+def _bundle_not_found(bundle_id: str) -> NotFound:
+    return NotFound(f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
@@ -16,6 +17,9 @@ from drive_service.errors import Unavailable
 
 _BLOCK = 1024 * 1024
 _T = TypeVar("_T")
+
+#: Bytes-like data to write (bytes, bytearray or memoryview; written without a copy).
+Data = bytes | bytearray | memoryview
 
 
 class LocalBlobStore:
@@ -36,9 +40,15 @@ class LocalBlobStore:
             raise ValueError(f"unsafe task id {task_id!r}")
         return self.staging_root / task_id / "data"
 
-    async def write_chunk(self, task_id: str, offset: int, data: bytes) -> None:
-        """Write ``data`` at ``offset`` of the staging file and make it durable."""
-        await _io(lambda: _pwrite_all(self.staging_file(task_id), offset, data))
+    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
+        """Write ``data`` at ``offset`` of the staging file and make it durable.
+
+        A cancelled caller still waits until the write thread is done: the caller's transaction
+        (the chunk's receipt) must not roll back, letting another writer claim the chunk, while
+        these bytes may still land on top of that writer's.
+        """
+        path = self.staging_file(task_id)
+        await _io_to_the_end(lambda: _pwrite_all(path, offset, data))
 
     async def hash_staging(self, task_id: str) -> tuple[str, int]:
         """SHA-256 hex and size of the staging file."""
@@ -175,7 +185,21 @@ async def _io(call: Callable[[], _T]) -> _T:
         raise Unavailable("Storage is unavailable; retry shortly.", retry_after=1.0) from error
 
 
-def _pwrite_all(path: Path, offset: int, data: bytes) -> None:
+async def _io_to_the_end(call: Callable[[], _T]) -> _T:
+    """``_io`` that, when cancelled, first waits for the thread to finish, then re-raises."""
+    work = asyncio.ensure_future(_io(call))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([work])
+        if not work.cancelled():
+            work.exception()  # retrieved: the cancellation wins
+        raise
+
+
+def _pwrite_all(path: Path, offset: int, data: Data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,8 +12,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from drive_service.errors import Unavailable
+from drive_service.storage import sqlite_driver
 
 _WRITE = "drive_write"
+_BUSY_TIMEOUT_SECONDS = 30  # also SQLite's busy_timeout below
 
 
 class Database:
@@ -31,7 +34,12 @@ class Database:
             # No pre-ping round trip per transaction: a dropped connection surfaces as Unavailable
             # (retryable) and the pool replaces it.
             options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_recycle": 1800}
+        else:
+            # One thread hop per statement (see sqlite_driver). No rollback when a connection goes
+            # back to the pool: every transaction here ends with its own commit or rollback.
+            options = {"module": sqlite_driver.dbapi(), "pool_reset_on_return": None}
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        self._write_turn = asyncio.Lock()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -44,10 +52,33 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that commits on success and rolls back on any exception."""
-        async with _translated(), self.engine.connect() as conn:
+        async with self._writer(), _translated(), self.engine.connect() as conn:
             conn = await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[None]:
+        """On SQLite, this process's writers take turns here before ``BEGIN IMMEDIATE``.
+
+        SQLite has one writer at a time anyway, but a writer that finds the lock taken sleeps
+        and polls (1, 2, 5, 10, 15, 20 ms...), so under contention a write waits far longer
+        than the one before it takes; here they queue in order and wake at once. Writers in
+        other processes still meet at SQLite's lock (busy_timeout). Waiting is bounded like
+        busy_timeout.
+        """
+        if not self.is_sqlite:
+            yield
+            return
+        try:
+            async with asyncio.timeout(_BUSY_TIMEOUT_SECONDS):
+                await self._write_turn.acquire()
+        except TimeoutError:
+            raise Unavailable("The database is busy; retry shortly.", retry_after=1.0) from None
+        try:
+            yield
+        finally:
+            self._write_turn.release()
 
     async def ping(self) -> None:
         """Round-trip to the database; raises Unavailable when it does not answer."""
@@ -93,7 +124,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

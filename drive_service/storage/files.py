@@ -9,7 +9,23 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,21 +66,8 @@ class SqlFileStore:
         return None if row is None else _file(row)
 
     async def find_file(self, account_id: str, sha256: str, size: int, now: datetime) -> StoredFile | None:
-        query = (
-            _select_files()
-            .where(
-                files.c.account_id == account_id,
-                files.c.hash == sha256,
-                files.c.size == size,
-                files.c.encrypted.is_(False),
-                _live(now),
-            )
-            .order_by(files.c.created_at.desc(), files.c.id.desc())
-            .limit(1)
-        )
         async with self._db.read() as conn:
-            row = (await conn.execute(query)).mappings().first()
-        return None if row is None else _file(row)
+            return await find_live_file(conn, account_id, sha256, size, now)
 
     async def list_files(
         self,
@@ -119,27 +122,8 @@ class SqlFileStore:
             return [(account_id, file_id) for account_id, file_id in rows]
 
     async def usage(self, account_id: str, multipliers: dict[str, float], default_quota: int) -> Usage:
-        stored = (
-            select(files.c.pool_id, func.sum(files.c.size))
-            .where(files.c.account_id == account_id)
-            .group_by(files.c.pool_id)
-        )
-        reserved = (
-            select(uploads.c.pool_id, func.sum(uploads.c.file_size))
-            .select_from(uploads.join(tasks, tasks.c.task_id == uploads.c.task_id))
-            .where(uploads.c.account_id == account_id, tasks.c.status.in_(_RESERVING))
-            .group_by(uploads.c.pool_id)
-        )
-        quota = select(quotas.c.quota_bytes).where(quotas.c.account_id == account_id)
         async with self._db.read() as conn:
-            stored_by_pool = (await conn.execute(stored)).all()
-            reserved_by_pool = (await conn.execute(reserved)).all()
-            override = (await conn.execute(quota)).scalar_one_or_none()
-        return Usage(
-            quota_bytes=default_quota if override is None else int(override),
-            used_bytes=_weighted(stored_by_pool, multipliers),
-            reserved_bytes=_weighted(reserved_by_pool, multipliers),
-        )
+            return await account_usage(conn, account_id, multipliers, default_quota)
 
     async def set_quota(self, account_id: str, quota_bytes: int | None) -> None:
         async with self._db.write() as conn:
@@ -162,10 +146,8 @@ class SqlFileStore:
             )
 
     async def get_bundle(self, account_id: str, bundle_id: str) -> Bundle | None:
-        query = select(bundles).where(bundles.c.id == bundle_id, bundles.c.account_id == account_id)
         async with self._db.read() as conn:
-            row = (await conn.execute(query)).mappings().one_or_none()
-        return None if row is None else Bundle(**{name: row[name] for name in _BUNDLE_FIELDS})
+            return await find_bundle(conn, account_id, bundle_id)
 
     async def list_bundles(self, account_id: str, offset: int, limit: int) -> tuple[list[Bundle], int]:
         mine = bundles.c.account_id == account_id
@@ -374,6 +356,37 @@ class OutputStore:
             return list((await conn.execute(query)).scalars())
 
 
+async def find_live_file(
+    conn: AsyncConnection, account_id: str, sha256: str, size: int, now: datetime
+) -> StoredFile | None:
+    """The account's newest live, unencrypted file with this content (dedup), in ``conn``'s transaction."""
+    parameters = {"b_account_id": account_id, "b_hash": sha256, "b_size": size, "b_now": now}
+    row = (await conn.execute(_LIVE_FILE, parameters)).mappings().first()
+    return None if row is None else _file(row)
+
+
+async def account_usage(
+    conn: AsyncConnection, account_id: str, multipliers: dict[str, float], default_quota: int
+) -> Usage:
+    """The account's stored and reserved bytes (weighted by pool cost) and quota, in one statement."""
+    totals: dict[str, list[tuple[str, int]]] = {"stored": [], "reserved": [], "quota": []}
+    for kind, pool_id, total in await conn.execute(_USAGE, {"b_account_id": account_id}):
+        totals[kind].append((pool_id, int(total)))
+    override = totals["quota"][0][1] if totals["quota"] else None
+    return Usage(
+        quota_bytes=default_quota if override is None else override,
+        used_bytes=_weighted(totals["stored"], multipliers),
+        reserved_bytes=_weighted(totals["reserved"], multipliers),
+    )
+
+
+async def find_bundle(conn: AsyncConnection, account_id: str, bundle_id: str) -> Bundle | None:
+    """The account's bundle, in ``conn``'s transaction."""
+    query = select(bundles).where(bundles.c.id == bundle_id, bundles.c.account_id == account_id)
+    row = (await conn.execute(query)).mappings().one_or_none()
+    return None if row is None else Bundle(**{name: row[name] for name in _BUNDLE_FIELDS})
+
+
 async def insert_file(
     conn: AsyncConnection,
     file: StoredFile,
@@ -404,7 +417,7 @@ async def insert_file(
     refcount = (await conn.execute(reference)).scalar_one()
     await place(refcount > 1)
     values = {name: getattr(file, name) for name in _FILE_FIELDS}
-    await conn.execute(insert(files).values(**values, attempt_token=attempt_token))
+    await conn.execute(_INSERT_FILE, {**values, "attempt_token": attempt_token})
 
 
 async def _drop_reference(conn: AsyncConnection, pool_id: str, key: str, release: BlobRelease) -> None:
@@ -434,7 +447,7 @@ def _select_files() -> Select[Any]:
     )
 
 
-def _live(now: datetime) -> ColumnElement[bool]:
+def _live(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """Neither the file's own expiry nor its bundle's has passed."""
     return and_(
         or_(files.c.expired_at.is_(None), files.c.expired_at > now),
@@ -451,3 +464,32 @@ def _file(row: Any) -> StoredFile:
 def _weighted(totals: Any, multipliers: dict[str, float]) -> int:
     """Sum of bytes per pool times the pool's cost, rounded up (an unknown pool costs 1.0)."""
     return sum(math.ceil(int(total) * multipliers.get(pool_id, 1.0)) for pool_id, total in totals)
+
+
+# Statements of the upload path, built once with bound parameters (building and keying them
+# per call costs more than running them).
+_LIVE_FILE = (
+    _select_files()
+    .where(
+        files.c.account_id == bindparam("b_account_id"),
+        files.c.hash == bindparam("b_hash"),
+        files.c.size == bindparam("b_size"),
+        files.c.encrypted.is_(False),
+        _live(bindparam("b_now", type_=files.c.created_at.type)),
+    )
+    .order_by(files.c.created_at.desc(), files.c.id.desc())
+    .limit(1)
+)
+_USAGE = union_all(
+    select(literal("stored"), files.c.pool_id, func.sum(files.c.size))
+    .where(files.c.account_id == bindparam("b_account_id"))
+    .group_by(files.c.pool_id),
+    select(literal("reserved"), uploads.c.pool_id, func.sum(uploads.c.file_size))
+    .select_from(uploads.join(tasks, tasks.c.task_id == uploads.c.task_id))
+    .where(uploads.c.account_id == bindparam("b_account_id"), tasks.c.status.in_(_RESERVING))
+    .group_by(uploads.c.pool_id),
+    select(literal("quota"), null().cast(String), quotas.c.quota_bytes).where(
+        quotas.c.account_id == bindparam("b_account_id")
+    ),
+)
+_INSERT_FILE = insert(files)

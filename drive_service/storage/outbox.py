@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,6 +46,12 @@ async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[E
 
 
 async def _advance(conn: AsyncConnection, account_id: str, count: int) -> int:
+    # Most accounts have their row already: a plain UPDATE is cached by SQLAlchemy, while the
+    # dialect-specific upsert below is compiled again on every call.
+    parameters = {"b_account_id": account_id, "b_count": count}
+    last = (await conn.execute(_ADVANCE, parameters)).scalar_one_or_none()
+    if last is not None:
+        return int(last)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(account_sequences).values(account_id=account_id, last_sequence=count)
     statement = statement.on_conflict_do_update(
@@ -53,6 +59,14 @@ async def _advance(conn: AsyncConnection, account_id: str, count: int) -> int:
         set_={"last_sequence": account_sequences.c.last_sequence + count},
     ).returning(account_sequences.c.last_sequence)
     return int((await conn.execute(statement)).scalar_one())
+
+
+_ADVANCE = (
+    update(account_sequences)
+    .where(account_sequences.c.account_id == bindparam("b_account_id"))
+    .values(last_sequence=account_sequences.c.last_sequence + bindparam("b_count"))
+    .returning(account_sequences.c.last_sequence)
+)
 
 
 class SqlEventLog:

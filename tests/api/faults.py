@@ -71,7 +71,7 @@ class FaultyBlobStore(LocalBlobStore):
         self._fail_adopt = fail_adopt
         self.injected: list[str] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: bytes) -> None:
+    async def write_chunk(self, task_id: str, offset: int, data: blobs.Data) -> None:
         if offset in self._pending_writes:
             self._pending_writes.discard(offset)
             await super().write_chunk(task_id, offset, data[: len(data) // 2])
@@ -102,7 +102,7 @@ class CountingBlobStore(LocalBlobStore):
         super().__init__(staging_root)
         self.writes: list[int] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: bytes) -> None:
+    async def write_chunk(self, task_id: str, offset: int, data: blobs.Data) -> None:
         self.writes.append(offset)
         # Give a racing writer of the same chunk every chance to slip in while this one writes.
         await asyncio.sleep(0.01)

@@ -25,8 +25,8 @@ from drive.v1 import (
     uploads_pb2_grpc,
 )
 from drive_service.app import App
-from drive_service.storage import models
-from drive_service.storage.blobs import blob_path
+from drive_service.storage import blobs, models
+from drive_service.storage.blobs import LocalBlobStore, blob_path
 from tests.api.faults import (
     BACKEND_NAMES,
     JWT_SECRET,
@@ -275,7 +275,13 @@ async def test_storage_failure_during_completion_is_retryable(
         ):
             client = make_client(app, channel)
             task_id = (await create(client, data)).task_id
-            await send_all(client, task_id, data)
+            if fault == "hash":
+                # Out of order: completion must read the staging file back to hash it (chunks
+                # received in order were hashed on the way in, and nothing is read back).
+                for index in reversed(range(4)):
+                    await send_chunk(client, task_id, index, data.chunk(index))
+            else:
+                await send_all(client, task_id, data)
             await _expect_unavailable(_complete(client, task_id))
             assert store.injected == [fault]
             task = (await _task(client, task_id)).task
@@ -338,3 +344,114 @@ async def _blob_refcount(app: App, pool_id: str, key: str) -> int:
     )
     async with app.db.read() as conn:
         return int((await conn.execute(query)).scalar_one())
+
+
+class _WatchingBlobStore(LocalBlobStore):
+    """A slow LocalBlobStore that records how many chunk writes overlap, and staging read-backs."""
+
+    def __init__(self, staging_root: Path) -> None:
+        super().__init__(staging_root)
+        self.writing: dict[str, int] = {}
+        self.most_at_once = 0
+        self.most_per_upload = 0
+        self.read_back: list[str] = []
+
+    async def write_chunk(self, task_id: str, offset: int, data: blobs.Data) -> None:
+        self.writing[task_id] = self.writing.get(task_id, 0) + 1
+        self.most_at_once = max(self.most_at_once, sum(self.writing.values()))
+        self.most_per_upload = max(self.most_per_upload, self.writing[task_id])
+        try:
+            await asyncio.sleep(0.02)  # streams pile up behind the buffer limit meanwhile
+            await super().write_chunk(task_id, offset, data)
+        finally:
+            self.writing[task_id] -= 1
+
+    async def hash_staging(self, task_id: str) -> tuple[str, int]:
+        self.read_back.append(task_id)
+        return await super().hash_staging(task_id)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_buffer_limit_bounds_chunks_in_flight(tmp_path: Path, backend_name: str, limit: int) -> None:
+    uploads = [payload(CHUNK * 3 + 100 * (number + 1)) for number in range(4)]  # 4 chunks each
+    async with backend_database(backend_name) as url:
+        settings = settings_for(tmp_path / "var", url, DRIVE_MAX_BUFFERED_CHUNKS=str(limit))
+        store = _WatchingBlobStore(settings.uploads_path)
+        async with (
+            running_app(settings, blob_store=store) as app,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+        ):
+            client = make_client(app, channel)
+            task_ids = [(await create(client, data)).task_id for data in uploads]
+            results = await asyncio.gather(
+                *(
+                    _upload_chunks(client, _stream(task_id, data, range(4), piece=CHUNK // 4))
+                    for task_id, data in zip(task_ids, uploads, strict=True)
+                )
+            )
+            assert [(result.chunks_stored, result.chunks_uploaded) for result in results] == [(4, 4)] * 4
+            # Chunks being gathered or written hold a buffer each: the writes alone stay within
+            # the limit, and a stream writes one chunk at a time.
+            assert store.most_at_once <= limit
+            assert store.most_per_upload == 1
+            for task_id, data in zip(task_ids, uploads, strict=True):
+                file = (await _complete(client, task_id)).file
+                await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+            # Received in order by this process: hashed on the way in, never read back.
+            assert store.read_back == []
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_out_of_order_chunks_are_read_back_at_completion(tmp_path: Path, backend_name: str) -> None:
+    data = payload(CHUNK * 3 + 5)
+    async with backend_database(backend_name) as url:
+        settings = settings_for(tmp_path / "var", url)
+        store = _WatchingBlobStore(settings.uploads_path)
+        async with (
+            running_app(settings, blob_store=store) as app,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+        ):
+            client = make_client(app, channel)
+            task_id = (await create(client, data)).task_id
+            await send_chunk(client, task_id, 0, data.chunk(0))
+            await _upload_chunks(client, _stream(task_id, data, [2, 1, 3]))
+            file = (await _complete(client, task_id)).file
+            assert store.read_back == [task_id]
+            await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+        # A restarted process knows no running digest: it reads the staging file back.
+        data = payload(CHUNK * 2)
+        async with running_app(settings, blob_store=store) as app:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+                client = make_client(app, channel)
+                task_id = (await create(client, data)).task_id
+                await send_all(client, task_id, data)
+        store.read_back.clear()
+        async with running_app(settings, blob_store=store) as app:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+                client = _client(channel, client.account_id, client.metadata)
+                file = (await _complete(client, task_id)).file
+                assert store.read_back == [task_id]
+                await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+async def test_wrong_content_received_in_order_is_a_hash_mismatch(tmp_path: Path, backend_name: str) -> None:
+    data = payload(CHUNK * 2 + 9)
+    async with backend_database(backend_name) as url:
+        settings = settings_for(tmp_path / "var", url)
+        store = _WatchingBlobStore(settings.uploads_path)
+        async with (
+            running_app(settings, blob_store=store) as app,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+        ):
+            client = make_client(app, channel)
+            task_id = (await create(client, data)).task_id
+            other = payload(len(data.data))  # same size, other bytes
+            await _upload_chunks(client, _stream(task_id, other, range(3)))
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await _complete(client, task_id)
+            assert error_reason(caught.value)[:2] == (grpc.StatusCode.DATA_LOSS, "HASH_MISMATCH")
+            assert store.read_back == []
+            assert (await _task(client, task_id)).task.status == task_enums_pb2.TASK_STATUS_FAILED
+            assert not store.staging_file(task_id).parent.exists()

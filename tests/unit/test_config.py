@@ -19,6 +19,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert (settings.default_chunk_size, settings.max_chunk_size) == (5 * 2**20, 16 * 2**20)
     assert settings.redis_url is None
     assert settings.log_levels == {"": logging.INFO}
+    assert settings.max_buffered_chunks == 8
     # The embedded secret is created once and reused, so tokens survive restarts.
     assert settings.jwt.secret == Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path)}).jwt.secret
     assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
@@ -31,12 +32,14 @@ def test_seed_variables_and_log_pairs(tmp_path: Path) -> None:
             "UPLOAD_DEFAULT_CHUNK_SIZE": "1048576",
             "UPLOAD_MAX_CHUNK_SIZE": "8388608",
             "UPLOAD_STALE_THRESHOLD_HOURS": "2",
+            "DRIVE_MAX_BUFFERED_CHUNKS": "3",
             "LOG_LEVEL": "WARNING, DysonNetwork.Drive.Storage:Debug",
             "DATABASE_URL": "postgresql://u@h/db",
         }
     )
     assert (settings.default_chunk_size, settings.max_chunk_size) == (2**20, 8 * 2**20)
     assert settings.stale_threshold_hours == 2
+    assert settings.max_buffered_chunks == 3
     assert settings.log_levels == {"": logging.WARNING, "DysonNetwork.Drive.Storage": logging.DEBUG}
     assert settings.database_url == "postgresql+asyncpg://u@h/db"
 
@@ -49,6 +52,7 @@ def test_seed_variables_and_log_pairs(tmp_path: Path) -> None:
         ({"UPLOAD_DEFAULT_CHUNK_SIZE": "99999999"}, "UPLOAD_DEFAULT_CHUNK_SIZE"),
         ({"UPLOAD_STALE_THRESHOLD_HOURS": "-1"}, "UPLOAD_STALE_THRESHOLD_HOURS"),
         ({"DRIVE_LISTEN": "nowhere"}, "DRIVE_LISTEN"),
+        ({"DRIVE_MAX_BUFFERED_CHUNKS": "0"}, "DRIVE_MAX_BUFFERED_CHUNKS"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"LOG_LEVEL": "app:LOUD"}, "LOG_LEVEL"),
