@@ -148,9 +148,12 @@ async def test_cancel_removes_partial_outputs(worker_app: tuple[App, StepHandler
     app, handler, client = worker_app
     task_id = await create(client, output=True, wait=True, steps=2, label="out")
     await until(client, task_id, lambda task: task.status == STATUS.TASK_STATUS_IN_PROGRESS)
-    await asyncio.sleep(0.1)
-    outputs = await SqlWorkerStore(app.db).pending_outputs(task_id)
-    assert len(outputs) == 1
+    store = SqlWorkerStore(app.db)
+    for _ in range(250):  # the handler creates its output right after starting
+        if await store.pending_outputs(task_id):
+            break
+        await asyncio.sleep(0.02)
+    assert len(await store.pending_outputs(task_id)) == 1
     listed = await client.files.ListFiles(files_pb2.ListFilesRequest(), metadata=client.metadata)
     assert listed.total == 0  # hidden while the attempt runs
     await client.tasks.CancelTask(tasks_pb2.CancelTaskRequest(task_id=task_id), metadata=client.metadata)
