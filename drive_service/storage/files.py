@@ -301,22 +301,7 @@ class OutputStore:
             current = _file(row)
             moved = dataclasses.replace(current, pool_id=pool_id, bundle_id=bundle_id)
             if pool_id != current.pool_id:
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                reference = (
-                    dialect.insert(blobs)
-                    .values(
-                        pool_id=pool_id,
-                        key=current.blob_key,
-                        size=current.stored_size,
-                        refcount=1,
-                        created_at=current.created_at,
-                    )
-                    .on_conflict_do_update(
-                        index_elements=[blobs.c.pool_id, blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
-                    )
-                    .returning(blobs.c.refcount)
-                )
-                await place((await conn.execute(reference)).scalar_one() > 1)
+                await place(await _add_reference(conn, moved))
             await conn.execute(
                 update(files).where(files.c.id == file_id).values(pool_id=pool_id, bundle_id=bundle_id)
             )
@@ -399,6 +384,14 @@ async def insert_file(
     whether another file already holds this content. A file with an ``attempt_token`` stays
     hidden until that task attempt completes.
     """
+    await place(await _add_reference(conn, file))
+    values = {name: getattr(file, name) for name in _FILE_FIELDS}
+    await conn.execute(_INSERT_FILE, {**values, "attempt_token": attempt_token})
+
+
+async def _add_reference(conn: AsyncConnection, file: StoredFile) -> bool:
+    """Count one more reference to the file's blob in its pool (locking the blob row); True when
+    the blob was already referenced, so its bytes are already in place."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     reference = (
         dialect.insert(blobs)
@@ -414,10 +407,7 @@ async def insert_file(
         )
         .returning(blobs.c.refcount)
     )
-    refcount = (await conn.execute(reference)).scalar_one()
-    await place(refcount > 1)
-    values = {name: getattr(file, name) for name in _FILE_FIELDS}
-    await conn.execute(_INSERT_FILE, {**values, "attempt_token": attempt_token})
+    return bool((await conn.execute(reference)).scalar_one() > 1)
 
 
 async def _drop_reference(conn: AsyncConnection, pool_id: str, key: str, release: BlobRelease) -> None:
