@@ -66,7 +66,8 @@ class HealthChecker:
             return ComponentHealth(name, False, False, "not configured", 0.0)
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(probe(), _PROBE_TIMEOUT)
+            async with asyncio.timeout(_PROBE_TIMEOUT):  # not wait_for: see Worker.run
+                await probe()
         except Exception as error:
             detail = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
             return ComponentHealth(name, True, False, detail, _elapsed_ms(started))

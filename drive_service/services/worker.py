@@ -99,8 +99,11 @@ class Worker:
                     await asyncio.sleep(0)
                     continue
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+                # lands just as the wake event fires, and the loop would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll.total_seconds())
+                    async with asyncio.timeout(self._settings.poll.total_seconds()):
+                        await self._wake.wait()
         finally:
             for attempt in self._running:
                 attempt.cancel()
