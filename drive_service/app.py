@@ -17,6 +17,7 @@ from drive_service import logs
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.services import SERVICE_NAMES, register_servicers
 from drive_service.config import Settings
+from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task
 from drive_service.pools import load_pools
 from drive_service.services.events import EventHub, EventWatcher
@@ -36,6 +37,8 @@ from drive_service.storage.blobs import LocalBlobStore
 from drive_service.storage.db import Database
 from drive_service.storage.files import OutputStore, SqlFileStore
 from drive_service.storage.outbox import SqlEventLog
+from drive_service.storage.redis_bus import RedisEventBus
+from drive_service.storage.redis_client import command_client
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore
 from drive_service.storage.worker import SqlWorkerStore
@@ -66,7 +69,16 @@ class App:
         self.db = Database(settings.database_url)
         store = SqlTaskStore(self.db)
         self.hub = EventHub()
-        self.watcher = EventWatcher(self.hub, SqlEventLog(self.db))
+        self.instance_id = new_id()
+        self.redis = command_client(settings.redis_url) if settings.redis_url else None
+        self.bus: RedisEventBus | None = None
+        if self.redis is not None and settings.redis_url:
+            self.bus = RedisEventBus(
+                self.redis, settings.redis_url, self.instance_id, self.hub.deliver, self.hub.resync
+            )
+            self.hub.forward_to(self.bus.forward)
+        event_log = SqlEventLog(self.db)
+        self.watcher = EventWatcher(self.hub, event_log, settings.event_retention_hours)
         self.pools = load_pools(settings.pools_file, settings.data_dir, settings.preferred_pool)
         self.blobs = blob_store or LocalBlobStore(settings.uploads_path)
         file_store = SqlFileStore(self.db)
@@ -138,6 +150,7 @@ class App:
             tasks=self.tasks,
             expire_files=self.files.expire_files,
             outputs=outputs,
+            prune_events=event_log.prune,
             discard_outputs=discard_outputs,
             task_store=store,
             upload_store=upload_store,
@@ -147,12 +160,13 @@ class App:
             policy=MaintenancePolicy(
                 stale_upload_after=timedelta(hours=settings.stale_threshold_hours),
                 task_retention=timedelta(days=settings.task_retention_days),
+                event_retention=timedelta(hours=settings.event_retention_hours),
             ),
         )
         self.health_checker = HealthChecker(
             {
                 "database": self.db.ping,
-                "redis": None,
+                "redis": self._ping_redis if self.redis is not None else None,
                 "storage": lambda: probes.directory_writable(settings.uploads_path),
             },
             store,
@@ -184,6 +198,8 @@ class App:
         """Migrate the database, then start the worker and, when serving, the port and the loops."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrations.upgrade(self.db)
+        if self.bus is not None:
+            self._background.append(asyncio.create_task(self.bus.run()))
         if self.settings.worker_enabled or not self.serve_grpc:
             self._background.append(asyncio.create_task(self.worker.run()))
         if not self.serve_grpc:
@@ -211,7 +227,13 @@ class App:
         if self.serve_grpc:
             await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         await self.db.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         _log.info("stopped")
+
+    async def _ping_redis(self) -> None:
+        assert self.redis is not None
+        await self.redis.ping()
 
     async def _sweep_expired_tasks(self) -> None:
         while True:

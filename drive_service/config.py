@@ -33,6 +33,42 @@ class JwtSettings:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``rate`` units refill per second, at most ``burst`` saved up."""
+
+    rate: float
+    burst: float
+
+
+#: RPC classes with a per-account bucket; ``upload_bytes`` counts chunk bytes, not calls.
+RATE_CLASSES = ("read", "write", "upload_bytes")
+_DEFAULT_RATE_LIMITS = "read=200/400,write=100/200,upload_bytes=268435456/536870912"
+
+
+@dataclass(frozen=True)
+class RingSettings:
+    """Where and how events go to DysonNetwork's Ring service (``address`` None: nowhere).
+
+    ``notifications`` maps an event type (``task.failed``, ``upload.completed``,
+    ``upload.failed``) to its (title, body) templates; ``{name}``-style fields come from the
+    event's ``data``.
+    """
+
+    address: str | None
+    topic: str
+    notifications: dict[str, tuple[str, str]]
+    queue_size: int
+    max_attempts: int
+
+
+_NOTIFICATIONS = {
+    "task.failed": ("RING_TASK_FAILED", "Task failed", "{name}: {errorMessage}"),
+    "upload.completed": ("RING_UPLOAD_COMPLETED", "Upload complete", "{fileName} is ready"),
+    "upload.failed": ("RING_UPLOAD_FAILED", "Upload failed", "{fileName}: {errorMessage}"),
+}
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the service, with the seed's variable names where the seed has one."""
 
@@ -59,6 +95,10 @@ class Settings:
     worker_concurrency: int
     worker_lease_seconds: float
     worker_poll_ms: float
+    event_retention_hours: float
+    rate_limits: dict[str, RateLimit]
+    metrics_listen: str | None
+    ring: RingSettings
     jwt: JwtSettings = field(repr=False)
     master_key: bytes = field(repr=False, default=b"")
 
@@ -99,6 +139,10 @@ class Settings:
             worker_concurrency=reader.integer("DRIVE_WORKER_CONCURRENCY", 4, minimum=1),
             worker_lease_seconds=reader.number("DRIVE_WORKER_LEASE_SECONDS", 30),
             worker_poll_ms=reader.number("DRIVE_WORKER_POLL_MS", 100),
+            event_retention_hours=reader.number("DRIVE_EVENT_RETENTION_HOURS", 24),
+            rate_limits=reader.rate_limits("DRIVE_RATE_LIMITS", max_chunk),
+            metrics_listen=reader.listen("DRIVE_METRICS_LISTEN", "") or None,
+            ring=reader.ring(),
             jwt=reader.jwt(data_dir),
             master_key=reader.master_key(data_dir),
         )
@@ -177,10 +221,39 @@ class _Reader:
 
     def listen(self, name: str, default: str) -> str:
         value = self.text(name, default)
+        if not value:
+            return value
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ConfigError(name, f"must be HOST:PORT, got {value!r}")
         return value
+
+    def rate_limits(self, name: str, max_chunk: int) -> dict[str, RateLimit]:
+        """``read=200/400,write=100/200,upload_bytes=R/B`` (per second / burst), or ``off``.
+
+        Classes left out keep their default; the byte bucket must hold a whole chunk.
+        """
+        raw = self.text(name, _DEFAULT_RATE_LIMITS)
+        if raw.lower() == "off":
+            return {}
+        limits = _parse_rate_limits(name, _DEFAULT_RATE_LIMITS)
+        limits.update(_parse_rate_limits(name, raw))
+        if limits["upload_bytes"].burst < max_chunk:
+            raise ConfigError(name, "the upload_bytes burst must be at least UPLOAD_MAX_CHUNK_SIZE")
+        return limits
+
+    def ring(self) -> RingSettings:
+        notifications = {
+            event: (self.text(f"{prefix}_TITLE", title), self.text(f"{prefix}_BODY", body))
+            for event, (prefix, title, body) in _NOTIFICATIONS.items()
+        }
+        return RingSettings(
+            address=self.listen("RING_SERVICE_ADDRESS", "") or None,
+            topic=self.text("RING_NOTIFICATION_TOPIC", "drive.tasks"),
+            notifications=notifications,
+            queue_size=self.integer("RING_QUEUE_SIZE", 10_000, minimum=1),
+            max_attempts=self.integer("RING_MAX_ATTEMPTS", 5, minimum=1),
+        )
 
     def database_url(self, data_dir: Path) -> str:
         value = self._env.get("DATABASE_URL", "").strip()
@@ -227,6 +300,21 @@ class _Reader:
             issuer=self.optional("DRIVE_JWT_ISSUER"),
             audience=self.optional("DRIVE_JWT_AUDIENCE"),
         )
+
+
+def _parse_rate_limits(name: str, raw: str) -> dict[str, RateLimit]:
+    limits: dict[str, RateLimit] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kind, _, spec = item.partition("=")
+        rate, _, burst = spec.partition("/")
+        try:
+            limit = RateLimit(float(rate), float(burst or rate))
+        except ValueError:
+            limit = RateLimit(0, 0)
+        if kind.strip() not in RATE_CLASSES or not (limit.rate > 0 and limit.burst >= 1):
+            raise ConfigError(name, f"expected CLASS=RATE/BURST with CLASS in {RATE_CLASSES}, got {item!r}")
+        limits[kind.strip()] = limit
+    return limits
 
 
 def _embedded_secret(data_dir: Path, name: str, generate: Callable[[], str]) -> str:

@@ -107,6 +107,21 @@ class InvalidTaskState(FailedPrecondition):
         )
 
 
+class ResyncRequired(FailedPrecondition):
+    """The events after the client's sequence are older than the replay window."""
+
+    default_reason = "RESYNC_REQUIRED"
+
+    def __init__(self, after_sequence: int, retention_hours: float) -> None:
+        super().__init__(
+            f"The events after sequence {after_sequence} cannot be replayed (they are older than "
+            f"the {retention_hours:g} h replay window, or were never issued): reload the tasks "
+            "with ListTasks, then watch from sequence 0.",
+            after_sequence=after_sequence,
+            retention_hours=f"{retention_hours:g}",
+        )
+
+
 class ResourceExhausted(DriveError):
     """A rate limit was hit; retry after ``retry_after`` seconds."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from contextlib import asynccontextmanager
 
 import grpc
 
+from drive_service.api.interception import Around, wrap
 from drive_service.api.status import internal_status, to_status
 from drive_service.errors import DriveError
 from drive_service.services.tokens import Caller, TokenVerifier
@@ -49,78 +50,26 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or method.startswith(PUBLIC_PREFIXES[:2]):
             return handler
         public = method.startswith(PUBLIC_PREFIXES)
-        return _wrap(handler, self._guard(method, public))
+        return wrap(handler, self._guard(method, public))
 
-    def _guard(self, method: str, public: bool) -> Callable[[grpc.aio.ServicerContext], Awaitable[bool]]:
-        """A per-call check: returns False after aborting the call."""
+    def _guard(self, method: str, public: bool) -> Around:
+        """Per call: authenticate (unless public), then map whatever the call raises."""
 
-        async def authenticate(context: grpc.aio.ServicerContext) -> bool:
-            if public:
-                return True
-            header = dict(context.invocation_metadata() or ()).get("authorization")
+        @asynccontextmanager
+        async def guarded(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            if not public:
+                header = dict(context.invocation_metadata() or ()).get("authorization")
+                try:
+                    _caller.set(self._verifier.verify(header if isinstance(header, str) else None))
+                except DriveError as error:
+                    _log.info("rejected %s: %s", method, error.reason)
+                    await context.abort_with_status(to_status(error))
             try:
-                _caller.set(self._verifier.verify(header if isinstance(header, str) else None))
-            except DriveError as error:
-                _log.info("rejected %s: %s", method, error.reason)
-                await context.abort_with_status(to_status(error))
-                return False
-            return True
-
-        return authenticate
-
-
-def _wrap(
-    handler: grpc.RpcMethodHandler, authenticate: Callable[[Any], Awaitable[bool]]
-) -> grpc.RpcMethodHandler:
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary:
-        behavior = handler.unary_unary
-
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await authenticate(context)
-            try:
-                return await behavior(request, context)
+                yield
             except Exception as error:
                 await _abort(context, error)
 
-        return grpc.unary_unary_rpc_method_handler(unary_unary, **codec)
-    if handler.stream_unary:
-        behavior = handler.stream_unary
-
-        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            await authenticate(context)
-            try:
-                return await behavior(requests, context)
-            except Exception as error:
-                await _abort(context, error)
-
-        return grpc.stream_unary_rpc_method_handler(stream_unary, **codec)
-    if handler.unary_stream:
-        behavior = handler.unary_stream
-
-        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            await authenticate(context)
-            try:
-                async for response in behavior(request, context):
-                    yield response
-            except Exception as error:
-                await _abort(context, error)
-
-        return grpc.unary_stream_rpc_method_handler(unary_stream, **codec)
-    behavior = handler.stream_stream
-
-    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        await authenticate(context)
-        try:
-            async for response in behavior(requests, context):
-                yield response
-        except Exception as error:
-            await _abort(context, error)
-
-    return grpc.stream_stream_rpc_method_handler(stream_stream, **codec)
+        return guarded
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:

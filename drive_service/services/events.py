@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 from drive_service.domain.events import RecordedEvent
+from drive_service.errors import ResyncRequired
 from drive_service.services.ports import EventLog
 
 _CATCH_UP_BATCH = 500
@@ -28,27 +29,55 @@ class Subscription:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)
+            self.lagged()
+
+    def lagged(self) -> None:
+        """Replace whatever is queued by one "re-read the outbox" marker."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
 
     async def next(self) -> RecordedEvent | None:
         """The next live event, or None when the subscriber must catch up from the log."""
         return await self._queue.get()
 
 
+Forwarder = Callable[[Sequence[RecordedEvent]], None]
+
+
 class EventHub:
-    """Fans recorded events out to this process's subscribers, by account."""
+    """Fans recorded events out to this process's subscribers, by account, and forwards the
+    events this process produced to outbound sinks (other instances, the Ring service)."""
 
     def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
         self._subscribers: dict[str, set[Subscription]] = {}
+        self._forwarders: list[Forwarder] = []
+
+    def forward_to(self, forwarder: Forwarder) -> None:
+        """Also hand every locally produced batch to ``forwarder``, which must never block."""
+        self._forwarders.append(forwarder)
 
     def publish(self, events: Iterable[RecordedEvent]) -> None:
-        """Hand committed events to every subscriber of their account (never blocks)."""
+        """Deliver events this process committed, then forward them (never blocks)."""
+        batch = list(events)
+        if not batch:
+            return
+        self.deliver(batch)
+        for forwarder in self._forwarders:
+            forwarder(batch)
+
+    def deliver(self, events: Iterable[RecordedEvent]) -> None:
+        """Hand events to this process's subscribers of their account (never blocks)."""
         for recorded in events:
             for subscription in self._subscribers.get(recorded.event.account_id, ()):
                 subscription.offer(recorded)
+
+    def resync(self) -> None:
+        """Make every subscriber re-read the outbox (after a gap in delivery, e.g. Redis was away)."""
+        for group in self._subscribers.values():
+            for subscription in group:
+                subscription.lagged()
 
     @contextmanager
     def subscribe(self, account_id: str) -> Iterator[Subscription]:
@@ -72,9 +101,10 @@ class EventHub:
 class EventWatcher:
     """Streams an account's events in sequence order with no gaps and no duplicates."""
 
-    def __init__(self, hub: EventHub, log: EventLog) -> None:
+    def __init__(self, hub: EventHub, log: EventLog, retention_hours: float = 24.0) -> None:
         self._hub = hub
         self._log = log
+        self._retention_hours = retention_hours
 
     @asynccontextmanager
     async def open(
@@ -89,9 +119,16 @@ class EventWatcher:
         sequence order, forever. The subscription is open before the log is read, so nothing
         committed in between is missed; any hole in the live sequence (a reordered publish, a
         dropped burst) is filled from the outbox before going on.
+
+        Raises (from the stream):
+            ResyncRequired: events the client has not seen were pruned (older than the replay
+                window), whether it asked for them or fell that far behind while watching.
         """
         with self._hub.subscribe(account_id) as subscription:
-            last = after_sequence if after_sequence > 0 else await self._log.last_sequence(account_id)
+            newest = await self._log.last_sequence(account_id)
+            if after_sequence > newest:
+                raise ResyncRequired(after_sequence, self._retention_hours)
+            last = after_sequence if after_sequence > 0 else newest
             stream = self._stream(subscription, last, accept)
             try:
                 yield stream
@@ -121,8 +158,14 @@ class EventWatcher:
                 yield live
 
     async def _catch_up(self, account_id: str, after: int) -> AsyncIterator[RecordedEvent]:
+        first = True
         while True:
             batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)
+            if first:
+                first = False
+                oldest = batch[0].sequence if batch else await self._log.last_sequence(account_id) + 1
+                if oldest > after + 1:  # the next event the client needs is gone
+                    raise ResyncRequired(after, self._retention_hours)
             for recorded in batch:
                 yield recorded
             if len(batch) < _CATCH_UP_BATCH:

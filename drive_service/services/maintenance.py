@@ -28,6 +28,7 @@ class MaintenancePolicy:
 
     stale_upload_after: timedelta
     task_retention: timedelta
+    event_retention: timedelta = timedelta(hours=24)
 
 
 @dataclass(slots=True)
@@ -38,6 +39,7 @@ class MaintenanceReport:
     tasks_expired: int = 0
     files_expired: int = 0
     tasks_purged: int = 0
+    events_pruned: int = 0
     staging_removed: int = 0
     outputs_discarded: int = 0
     blobs_removed: int = 0
@@ -53,6 +55,7 @@ class Maintenance:
         tasks: TaskManager,
         expire_files: Callable[[], Awaitable[int]],
         outputs: OutputStore,
+        prune_events: Callable[[datetime], Awaitable[int]],
         discard_outputs: Callable[[str], Awaitable[None]],
         task_store: SqlTaskStore,
         upload_store: SqlUploadStore,
@@ -65,6 +68,7 @@ class Maintenance:
         self._tasks = tasks
         self._expire_files = expire_files
         self._outputs = outputs
+        self._prune_events = prune_events
         self._discard_outputs = discard_outputs
         self._task_store = task_store
         self._upload_store = upload_store
@@ -81,6 +85,7 @@ class Maintenance:
             ("tasks_expired", self._tasks.expire_overdue),
             ("files_expired", self._expire_files),
             ("tasks_purged", self._purge_tasks),
+            ("events_pruned", lambda: self._prune_events(self._clock() - self._policy.event_retention)),
             ("staging_removed", self._collect_staging),
             ("outputs_discarded", self._collect_outputs),
             ("blobs_removed", self._collect_blobs),

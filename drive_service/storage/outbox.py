@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -85,6 +85,18 @@ class SqlEventLog:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_recorded(row) for row in rows]
+
+    async def prune(self, recorded_before: datetime, batch: int = 5000) -> int:
+        """Delete events recorded before ``recorded_before`` (the replay window), in batches so
+        no transaction holds many rows; returns how many went."""
+        removed = 0
+        while True:
+            oldest = select(events.c.id).where(events.c.created_at < recorded_before).limit(batch)
+            async with self._db.write() as conn:
+                count = (await conn.execute(delete(events).where(events.c.id.in_(oldest)))).rowcount
+            removed += count
+            if count < batch:
+                return removed
 
     async def last_sequence(self, account_id: str) -> int:
         query = select(account_sequences.c.last_sequence).where(account_sequences.c.account_id == account_id)
