@@ -15,10 +15,14 @@ from grpc_reflection.v1alpha import reflection
 
 from drive_service import logs
 from drive_service.api.auth import CallInterceptor
+from drive_service.api.metrics import MetricsInterceptor
+from drive_service.api.rate_limit import RateLimitInterceptor
+from drive_service.api.ring_client import GrpcRingClient
 from drive_service.api.services import SERVICE_NAMES, register_servicers
 from drive_service.config import Settings
 from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task
+from drive_service.metrics import Metrics, MetricsEndpoint
 from drive_service.pools import load_pools
 from drive_service.services.events import EventHub, EventWatcher
 from drive_service.services.file_ops import FileOps
@@ -27,6 +31,8 @@ from drive_service.services.handlers import Handler, registry
 from drive_service.services.handlers.builtin import builtin_handlers
 from drive_service.services.health import HealthChecker
 from drive_service.services.maintenance import Maintenance, MaintenancePolicy
+from drive_service.services.rate_limits import MemoryBuckets, RateLimits
+from drive_service.services.ring_sink import RingSink
 from drive_service.services.secrets import SecretBox
 from drive_service.services.tasks import TaskManager
 from drive_service.services.tokens import TokenVerifier
@@ -37,14 +43,18 @@ from drive_service.storage.blobs import LocalBlobStore
 from drive_service.storage.db import Database
 from drive_service.storage.files import OutputStore, SqlFileStore
 from drive_service.storage.outbox import SqlEventLog
+from drive_service.storage.redis_buckets import RedisBuckets
 from drive_service.storage.redis_bus import RedisEventBus
 from drive_service.storage.redis_client import command_client
+from drive_service.storage.task_cache import MemoryTaskCache, NoTaskCache, RedisTaskCache, TaskCache
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore
 from drive_service.storage.worker import SqlWorkerStore
 
 _log = logging.getLogger(__name__)
 _MIB = 1024 * 1024
+#: How long stopping waits for queued Ring deliveries (Ring may be down: then they are lost).
+_RING_DRAIN_SECONDS = 1.0
 
 
 def utc_now() -> datetime:
@@ -67,16 +77,36 @@ class App:
         self.settings = settings
         self.serve_grpc = serve_grpc
         self.db = Database(settings.database_url)
-        store = SqlTaskStore(self.db)
+        self.metrics = Metrics(clock)
         self.hub = EventHub()
         self.instance_id = new_id()
         self.redis = command_client(settings.redis_url) if settings.redis_url else None
+        cache = self._task_cache()
         self.bus: RedisEventBus | None = None
         if self.redis is not None and settings.redis_url:
+
+            async def redis_back() -> None:
+                """Redis (re)connected: re-read what it may have dropped, redo lost invalidations."""
+                self.hub.resync()
+                await cache.retry_pending()
+
             self.bus = RedisEventBus(
-                self.redis, settings.redis_url, self.instance_id, self.hub.deliver, self.hub.resync
+                self.redis,
+                settings.redis_url,
+                self.instance_id,
+                self.hub.deliver,
+                redis_back,
+                on_drop=self.metrics.sink_drops("redis"),
             )
             self.hub.forward_to(self.bus.forward)
+        self.ring_sink: RingSink | None = None
+        ring = settings.ring
+        if ring.address is not None:
+            ring_client = GrpcRingClient(ring.address, ring.call_timeout_seconds, ring.retry_max_seconds)
+            self.ring_sink = RingSink(ring_client, ring, on_drop=self.metrics.sink_drops("ring"))
+            self.hub.forward_to(self.ring_sink.offer)
+        store = SqlTaskStore(self.db, cache)
+        self.metrics.track_tasks(store.count_by_status)
         event_log = SqlEventLog(self.db)
         self.watcher = EventWatcher(self.hub, event_log, settings.event_retention_hours)
         self.pools = load_pools(settings.pools_file, settings.data_dir, settings.preferred_pool)
@@ -173,8 +203,14 @@ class App:
         )
         self.health = health.aio.HealthServicer()
         message_limit = settings.max_chunk_size + _MIB
+        buckets = RedisBuckets(self.redis) if self.redis is not None else MemoryBuckets()
+        self.rate_limits = RateLimits(buckets, settings.rate_limits)
         self.server = grpc.aio.server(
-            interceptors=[CallInterceptor(TokenVerifier(settings.jwt))],
+            interceptors=[
+                MetricsInterceptor(self.metrics),  # first: it also sees rejected calls
+                CallInterceptor(TokenVerifier(settings.jwt)),
+                RateLimitInterceptor(self.rate_limits),
+            ],
             options=[
                 ("grpc.max_receive_message_length", message_limit),
                 ("grpc.max_send_message_length", message_limit),
@@ -192,7 +228,11 @@ class App:
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = 0
+        listen = settings.metrics_listen
+        self.metrics_endpoint = MetricsEndpoint(self.metrics.registry, listen) if listen else None
+        self.metrics_port = 0
         self._background: list[asyncio.Task[None]] = []
+        self._ring_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Migrate the database, then start the worker and, when serving, the port and the loops."""
@@ -200,11 +240,17 @@ class App:
         await migrations.upgrade(self.db)
         if self.bus is not None:
             self._background.append(asyncio.create_task(self.bus.run()))
+        if self.ring_sink is not None:  # stopped last, so the events of the last calls still go
+            self._ring_task = asyncio.create_task(self.ring_sink.run())
         if self.settings.worker_enabled or not self.serve_grpc:
             self._background.append(asyncio.create_task(self.worker.run()))
         if not self.serve_grpc:
             _log.info("worker running", extra={"concurrency": self.settings.worker_concurrency})
             return
+        if self.metrics_endpoint is not None:
+            self.metrics_port = self.metrics_endpoint.start()
+            refresh = self.metrics.refresh_forever(self.settings.metrics_refresh_seconds)
+            self._background.append(asyncio.create_task(refresh))
         self.port = self.server.add_insecure_port(self.settings.listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.settings.listen}")
@@ -214,7 +260,10 @@ class App:
         self._background.append(asyncio.create_task(self._sweep_expired_tasks()))
         interval = timedelta(minutes=self.settings.cleanup_interval_minutes)
         self._background.append(asyncio.create_task(self.maintenance.run_forever(interval)))
-        _log.info("serving", extra={"listen": self.settings.listen, "port": self.port})
+        _log.info(
+            "serving",
+            extra={"listen": self.settings.listen, "port": self.port, "metrics_port": self.metrics_port},
+        )
 
     async def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, stop the loops, drain calls for ``grace`` seconds, close pools."""
@@ -226,10 +275,38 @@ class App:
                 await loop_task
         if self.serve_grpc:
             await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self._stop_ring_sink()
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
         await self.db.close()
         if self.redis is not None:
             await self.redis.aclose()
         _log.info("stopped")
+
+    def _task_cache(self) -> TaskCache:
+        """Redis when configured; in process on SQLite (one instance); else none, because
+        instances sharing PostgreSQL without Redis could not tell each other about changes."""
+        ttl = self.settings.cache_duration_minutes * 60
+        cache: TaskCache
+        if self.redis is not None:
+            cache = RedisTaskCache(self.redis, ttl)
+        elif self.db.is_sqlite:
+            cache = MemoryTaskCache(ttl)
+        else:
+            cache = NoTaskCache()
+        self.db.after_commit = cache.invalidate
+        return cache
+
+    async def _stop_ring_sink(self) -> None:
+        """Give queued Ring deliveries a short, bounded drain, then stop sending and disconnect."""
+        if self.ring_sink is None:
+            return
+        if self._ring_task is not None:
+            await self.ring_sink.drain(_RING_DRAIN_SECONDS)
+            self._ring_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ring_task
+        await self.ring_sink.close()
 
     async def _ping_redis(self) -> None:
         assert self.redis is not None

@@ -6,9 +6,12 @@ import base64
 import logging
 import os
 import secrets
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from drive_service.domain.rate_limits import RateLimit
 
 MIB = 1024 * 1024
 
@@ -32,14 +35,6 @@ class JwtSettings:
     audience: str | None
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: ``rate`` units refill per second, at most ``burst`` saved up."""
-
-    rate: float
-    burst: float
-
-
 #: RPC classes with a per-account bucket; ``upload_bytes`` counts chunk bytes, not calls.
 RATE_CLASSES = ("read", "write", "upload_bytes")
 _DEFAULT_RATE_LIMITS = "read=200/400,write=100/200,upload_bytes=268435456/536870912"
@@ -51,7 +46,9 @@ class RingSettings:
 
     ``notifications`` maps an event type (``task.failed``, ``upload.completed``,
     ``upload.failed``) to its (title, body) templates; ``{name}``-style fields come from the
-    event's ``data``.
+    event's ``data``. A failed delivery is retried after a random wait below
+    ``retry_base_seconds`` doubled per attempt (at most ``retry_max_seconds``); each call has a
+    deadline of ``call_timeout_seconds``.
     """
 
     address: str | None
@@ -59,6 +56,9 @@ class RingSettings:
     notifications: dict[str, tuple[str, str]]
     queue_size: int
     max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    call_timeout_seconds: float
 
 
 _NOTIFICATIONS = {
@@ -98,6 +98,7 @@ class Settings:
     event_retention_hours: float
     rate_limits: dict[str, RateLimit]
     metrics_listen: str | None
+    metrics_refresh_seconds: float
     ring: RingSettings
     jwt: JwtSettings = field(repr=False)
     master_key: bytes = field(repr=False, default=b"")
@@ -142,6 +143,7 @@ class Settings:
             event_retention_hours=reader.number("DRIVE_EVENT_RETENTION_HOURS", 24),
             rate_limits=reader.rate_limits("DRIVE_RATE_LIMITS", max_chunk),
             metrics_listen=reader.listen("DRIVE_METRICS_LISTEN", "") or None,
+            metrics_refresh_seconds=reader.number("DRIVE_METRICS_REFRESH_SECONDS", 15),
             ring=reader.ring(),
             jwt=reader.jwt(data_dir),
             master_key=reader.master_key(data_dir),
@@ -244,16 +246,32 @@ class _Reader:
 
     def ring(self) -> RingSettings:
         notifications = {
-            event: (self.text(f"{prefix}_TITLE", title), self.text(f"{prefix}_BODY", body))
+            event: (self.template(f"{prefix}_TITLE", title), self.template(f"{prefix}_BODY", body))
             for event, (prefix, title, body) in _NOTIFICATIONS.items()
         }
+        retry_base = self.number("RING_RETRY_BASE_MS", 200) / 1000
+        retry_max = self.number("RING_RETRY_MAX_MS", 30_000) / 1000
+        if retry_max < retry_base:
+            raise ConfigError("RING_RETRY_MAX_MS", "must not be less than RING_RETRY_BASE_MS")
         return RingSettings(
             address=self.listen("RING_SERVICE_ADDRESS", "") or None,
             topic=self.text("RING_NOTIFICATION_TOPIC", "drive.tasks"),
             notifications=notifications,
             queue_size=self.integer("RING_QUEUE_SIZE", 10_000, minimum=1),
             max_attempts=self.integer("RING_MAX_ATTEMPTS", 5, minimum=1),
+            retry_base_seconds=retry_base,
+            retry_max_seconds=retry_max,
+            call_timeout_seconds=self.number("RING_CALL_TIMEOUT_MS", 5_000) / 1000,
         )
+
+    def template(self, name: str, default: str) -> str:
+        """A ``str.format`` template (``{fileName} is ready``) whose braces are balanced."""
+        value = self.text(name, default)
+        try:
+            list(string.Formatter().parse(value))
+        except ValueError as error:
+            raise ConfigError(name, f"bad template {value!r}: {error}") from None
+        return value
 
     def database_url(self, data_dir: Path) -> str:
         value = self._env.get("DATABASE_URL", "").strip()

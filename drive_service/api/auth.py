@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
 
-from drive_service.api.interception import Around, wrap
+from drive_service.api.interception import Around, AroundInterceptor
 from drive_service.api.status import internal_status, to_status
 from drive_service.errors import DriveError
 from drive_service.services.tokens import Caller, TokenVerifier
@@ -30,7 +30,7 @@ def current_caller() -> Caller:
     return _caller.get()
 
 
-class CallInterceptor(grpc.aio.ServerInterceptor):
+class CallInterceptor(AroundInterceptor):
     """Verifies the bearer token (except on public methods) and turns exceptions into statuses.
 
     Domain errors become their declared code with an ErrorInfo; anything unexpected is logged
@@ -40,17 +40,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(PUBLIC_PREFIXES[:2]):
-            return handler
-        public = method.startswith(PUBLIC_PREFIXES)
-        return wrap(handler, self._guard(method, public))
+    def around(self, method: str, handler: grpc.RpcMethodHandler) -> Around | None:
+        if method.startswith(PUBLIC_PREFIXES[:2]):  # health and reflection: nothing to map
+            return None
+        return self._guard(method, public=method.startswith(PUBLIC_PREFIXES))
 
     def _guard(self, method: str, public: bool) -> Around:
         """Per call: authenticate (unless public), then map whatever the call raises."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -39,3 +39,22 @@ def wrap(handler: grpc.RpcMethodHandler, around: Around) -> grpc.RpcMethodHandle
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(stream, **codec)
     return grpc.stream_stream_rpc_method_handler(stream, **codec)
+
+
+class AroundInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that runs the calls of the methods it picks inside ``around``."""
+
+    def around(self, method: str, handler: grpc.RpcMethodHandler) -> Around | None:
+        """What to run each call of ``method`` inside; None leaves the method alone."""
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED
+            return None
+        around = self.around(handler_call_details.method, handler)
+        return handler if around is None else wrap(handler, around)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -21,7 +22,7 @@ def to_status(error: DriveError) -> grpc.Status:
     details = [_pack(info)]
     if isinstance(error, ResourceExhausted | Unavailable):
         delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(error.retry_after * 1000))
+        delay.FromMilliseconds(max(1, math.ceil(error.retry_after * 1000)))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     code = getattr(code_pb2, error.code)
     return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))

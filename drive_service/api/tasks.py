@@ -10,6 +10,7 @@ import grpc
 from drive.v1 import tasks_pb2, tasks_pb2_grpc
 from drive_service.api import convert
 from drive_service.api.auth import current_caller
+from drive_service.api.metrics import event_sent
 from drive_service.domain import validation as valid
 from drive_service.domain.events import RecordedEvent
 from drive_service.errors import InvalidArgument
@@ -146,4 +147,5 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             # Headers go out once subscribed, so a client knows nothing after this point is missed.
             await context.send_initial_metadata(())
             async for recorded in events:
+                event_sent(recorded.created_at)
                 yield tasks_pb2.WatchTasksResponse(event=convert.event(recorded))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import grpc
 
@@ -10,10 +12,12 @@ from drive.v1 import uploads_pb2, uploads_pb2_grpc
 from drive_service.api import convert
 from drive_service.api.auth import current_caller
 from drive_service.api.convert_files import bundle, cloud_file, pool, upload_task
+from drive_service.api.metrics import received
 from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
 from drive_service.domain.uploads import human_duration, human_speed
 from drive_service.errors import DriveError, InvalidArgument
+from drive_service.services.rate_limits import RateLimits
 from drive_service.services.receiving import Piece
 from drive_service.services.uploads import UploadManager
 
@@ -23,8 +27,12 @@ _RECENT_DEFAULT, _RECENT_MAX = 10, 100
 class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     """Resumable uploads of the caller's account."""
 
-    def __init__(self, manager: UploadManager) -> None:
+    def __init__(self, manager: UploadManager, limits: RateLimits) -> None:
         self._uploads = manager
+        self._limits = limits
+
+    def _pace(self, account_id: str) -> Pace:
+        return functools.partial(self._limits.pace, account_id, "upload_bytes")
 
     async def CreateUploadTask(
         self, request: uploads_pb2.CreateUploadTaskRequest, context: grpc.aio.ServicerContext
@@ -44,8 +52,11 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         self, request: uploads_pb2.UploadChunkRequest, context: grpc.aio.ServicerContext
     ) -> uploads_pb2.UploadChunkResponse:
         crc = request.crc32c if request.HasField("crc32c") else None
+        received(len(request.data))
+        account_id = current_caller().account_id
+        await self._limits.check(account_id, "upload_bytes", len(request.data))
         task, upload = await self._uploads.upload_chunk(
-            current_caller().account_id,
+            account_id,
             valid.task_id(request.task_id),
             request.chunk_index,
             request.data,
@@ -62,7 +73,8 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     ) -> uploads_pb2.UploadChunksResponse:
         # Read with context.read(): the request iterator would keep each consumed message (up to
         # a chunk of bytes) alive while the stream waits for a buffer permit.
-        result = await self._uploads.receive_stream(current_caller().account_id, _ChunkPieces(context))
+        account_id = current_caller().account_id
+        result = await self._uploads.receive_stream(account_id, _ChunkPieces(context, self._pace(account_id)))
         return uploads_pb2.UploadChunksResponse(
             chunks_stored=result.stored,
             chunks_skipped=result.skipped,
@@ -93,7 +105,8 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         await context.send_initial_metadata((("x-task-id", task_id),))
         plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
         try:
-            await self._uploads.receive_stream(caller.account_id, _split(task_id, plan, context))
+            pieces = _split(task_id, plan, context, self._pace(caller.account_id))
+            await self._uploads.receive_stream(caller.account_id, pieces)
             file = await self._uploads.complete(caller.account_id, task_id)
         except DriveError as error:
             error.metadata.setdefault("task_id", task_id)
@@ -228,17 +241,31 @@ def _upload_request(message: uploads_pb2.CreateUploadTaskRequest) -> rules.Uploa
     )
 
 
+Pace = Callable[[int], Awaitable[None]]
+
+
+async def _read_paced(context: grpc.aio.ServicerContext, pace: Pace) -> Any:
+    """The call's next message (or EOF); its bytes are charged to the account's upload budget,
+    which slows the sender down (by not reading on) while the budget refills."""
+    message = await context.read()
+    if message is not grpc.aio.EOF and message.data:
+        received(len(message.data))
+        await pace(len(message.data))
+    return message
+
+
 class _ChunkPieces:
     """The UploadChunks messages of a call as Pieces; a consumed message is not referenced."""
 
-    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+    def __init__(self, context: grpc.aio.ServicerContext, pace: Pace) -> None:
         self._context = context
+        self._pace = pace
 
     def __aiter__(self) -> _ChunkPieces:
         return self
 
     async def __anext__(self) -> Piece:
-        message = await self._context.read()
+        message = await _read_paced(self._context, self._pace)
         if message is grpc.aio.EOF:
             raise StopAsyncIteration
         crc = message.crc32c if message.HasField("crc32c") else None
@@ -247,12 +274,12 @@ class _ChunkPieces:
 
 
 async def _split(
-    task_id: str, plan: rules.ChunkPlan, context: grpc.aio.ServicerContext
+    task_id: str, plan: rules.ChunkPlan, context: grpc.aio.ServicerContext, pace: Pace
 ) -> AsyncIterator[Piece]:
     """Cut the one-shot byte stream (UploadFile's data messages) at chunk boundaries into pieces."""
     offset = 0
     yield Piece(task_id, 0, b"", None)
-    while (message := await context.read()) is not grpc.aio.EOF:
+    while (message := await _read_paced(context, pace)) is not grpc.aio.EOF:
         data = memoryview(message.data)
         del message  # only the bytes not yet cut stay referenced
         while data:

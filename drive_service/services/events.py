@@ -158,16 +158,18 @@ class EventWatcher:
                 yield live
 
     async def _catch_up(self, account_id: str, after: int) -> AsyncIterator[RecordedEvent]:
-        first = True
-        while True:
+        batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)
+        if not batch and await self._log.last_sequence(account_id) > after:
+            # Events exist past ``after``: committed since the read above, or pruned.
             batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)
-            if first:
-                first = False
-                oldest = batch[0].sequence if batch else await self._log.last_sequence(account_id) + 1
-                if oldest > after + 1:  # the next event the client needs is gone
-                    raise ResyncRequired(after, self._retention_hours)
+            if not batch:
+                raise ResyncRequired(after, self._retention_hours)
+        if batch and batch[0].sequence > after + 1:  # the next event the client needs is gone
+            raise ResyncRequired(after, self._retention_hours)
+        while True:
             for recorded in batch:
                 yield recorded
             if len(batch) < _CATCH_UP_BATCH:
                 return
             after = batch[-1].sequence
+            batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)

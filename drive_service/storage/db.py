@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +16,16 @@ from drive_service.errors import Unavailable
 from drive_service.storage import sqlite_driver
 
 _WRITE = "drive_write"
+#: Task ids changed by the write transaction running in this context (see ``touch_tasks``).
+_touched: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("touched_tasks", default=None)
+
+
+def touch_tasks(*task_ids: str) -> None:
+    """Record that the current write transaction changes or deletes these tasks; once it commits,
+    ``Database.after_commit`` hears of them (cached copies are invalidated there)."""
+    touched = _touched.get()
+    if touched is not None:
+        touched.update(task_ids)
 _BUSY_TIMEOUT_SECONDS = 30  # also SQLite's busy_timeout below
 
 
@@ -40,6 +51,8 @@ class Database:
             options = {"module": sqlite_driver.dbapi(), "pool_reset_on_return": None}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self._write_turn = asyncio.Lock()
+        #: Awaited after a write transaction that touched tasks commits, before the caller goes on.
+        self.after_commit: Callable[[set[str]], Awaitable[None]] | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -52,10 +65,17 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that commits on success and rolls back on any exception."""
-        async with self._writer(), _translated(), self.engine.connect() as conn:
-            conn = await conn.execution_options(**{_WRITE: True})
-            async with conn.begin():
-                yield conn
+        touched: set[str] = set()
+        reset = _touched.set(touched)
+        try:
+            async with self._writer(), _translated(), self.engine.connect() as conn:
+                conn = await conn.execution_options(**{_WRITE: True})
+                async with conn.begin():
+                    yield conn
+        finally:
+            _touched.reset(reset)
+        if touched and self.after_commit is not None:
+            await self.after_commit(touched)
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ class RedisEventBus:
         url: str,
         instance_id: str,
         deliver: Callable[[Sequence[RecordedEvent]], None],
-        on_reconnect: Callable[[], None],
+        on_reconnect: Callable[[], Awaitable[None]],
         *,
         queue_size: int = 10_000,
         on_drop: Callable[[int], None] = lambda _count: None,
@@ -52,6 +52,7 @@ class RedisEventBus:
         self._on_drop = on_drop
         self._outgoing: asyncio.Queue[Sequence[RecordedEvent]] = asyncio.Queue(queue_size)
         self._publisher = client
+        #: Set while Redis has confirmed our subscription (events published now reach us).
         self.subscribed = asyncio.Event()
 
     def forward(self, batch: Sequence[RecordedEvent]) -> None:
@@ -82,14 +83,21 @@ class RedisEventBus:
         while True:
             client = subscriber_client(self._url)
             try:
-                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(CHANNEL)
-                    failures = 0
-                    self.subscribed.set()
-                    self._on_reconnect()  # whatever Redis dropped before now comes from the outbox
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)  # only sends the command
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
-                        if message is not None:
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            # Redis confirmed: every publish from now on reaches us, so resyncing
+                            # only now leaves no window in which an event is neither received
+                            # nor in the outbox read that follows.
+                            failures = 0
+                            self.subscribed.set()
+                            _log.info("events subscribed", extra={"channel": CHANNEL})
+                            await self._on_reconnect()  # what Redis dropped comes from the outbox
+                        elif message["type"] == "message":
                             self._receive(message["data"])
             except RedisFailure as error:
                 if self.subscribed.is_set():

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Delete, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.events import Event, RecordedEvent
@@ -16,8 +16,9 @@ from drive_service.domain.validation import SortKey, TaskQuery
 from drive_service.errors import TaskNotFound
 from drive_service.services.ports import TaskChange
 from drive_service.storage import outbox
-from drive_service.storage.db import Database
+from drive_service.storage.db import Database, touch_tasks
 from drive_service.storage.models import tasks
+from drive_service.storage.task_cache import TaskCache
 
 _SORT_COLUMNS = {
     SortKey.NAME: tasks.c.name,
@@ -35,8 +36,9 @@ _FIELDS = [field.name for field in dataclasses.fields(Task)]
 class SqlTaskStore:
     """TaskStore over the ``tasks`` table, with events written through the outbox."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: TaskCache) -> None:
         self._db = db
+        self._cache = cache
 
     async def insert(self, task: Task, events: Sequence[Event]) -> list[RecordedEvent]:
         async with self._db.write() as conn:
@@ -44,8 +46,13 @@ class SqlTaskStore:
             return await outbox.record(conn, task.updated_at, events)
 
     async def get(self, account_id: str, task_id: str) -> Task | None:
-        async with self._db.read() as conn:
-            return await _select_one(conn, account_id, task_id, lock=False)
+        async def load() -> Task | None:
+            async with self._db.read() as conn:
+                return await _select_one(conn, account_id, task_id, lock=False)
+
+        task = await self._cache.read(task_id, load)
+        # Ids are unique: a cached task of another account means "not yours".
+        return task if task is not None and task.account_id == account_id else None
 
     async def change(
         self, account_id: str, task_id: str, change: TaskChange
@@ -59,6 +66,7 @@ class SqlTaskStore:
                 values = task_row(updated)
                 del values["task_id"], values["account_id"]
                 await conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(**values))
+                touch_tasks(task_id)
             recorded = await outbox.record(conn, updated.updated_at, events) if events else []
             return updated, recorded
 
@@ -79,14 +87,18 @@ class SqlTaskStore:
             tasks.c.status.in_(_TERMINAL),
             tasks.c.updated_at <= updated_before,
         )
-        async with self._db.write() as conn:
-            return (await conn.execute(statement)).rowcount
+        return await self._delete(statement)
 
     async def purge_terminal(self, updated_before: datetime) -> int:
         """Delete every account's terminal tasks last updated before the given time (retention)."""
         statement = delete(tasks).where(tasks.c.status.in_(_TERMINAL), tasks.c.updated_at < updated_before)
+        return await self._delete(statement)
+
+    async def _delete(self, statement: Delete) -> int:
         async with self._db.write() as conn:
-            return (await conn.execute(statement)).rowcount
+            deleted = list((await conn.execute(statement.returning(tasks.c.task_id))).scalars())
+            touch_tasks(*deleted)
+        return len(deleted)
 
     async def overdue(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         query = (

@@ -18,7 +18,7 @@ from drive_service.domain.files import Bundle, StoredFile, Upload, Usage
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.errors import AlreadyExists, TaskNotFound
 from drive_service.storage import outbox
-from drive_service.storage.db import Database
+from drive_service.storage.db import Database, touch_tasks
 from drive_service.storage.files import account_usage, find_bundle, find_live_file, insert_file
 from drive_service.storage.models import blobs, chunk_receipts, tasks, uploads
 from drive_service.storage.tasks import task_from_row, task_row
@@ -233,6 +233,7 @@ class SqlUploadStore:
             task_ids = list((await conn.execute(query)).scalars())
             if task_ids:
                 await conn.execute(delete(tasks).where(tasks.c.task_id.in_(task_ids)))
+                touch_tasks(*task_ids)
         return task_ids
 
     async def known_blobs(self, pool_id: str, keys: Sequence[str]) -> set[str]:
@@ -351,6 +352,7 @@ async def _apply(
     new_task, new_upload, events = change(task, upload)
     if new_task != task:
         await conn.execute(_UPDATE_TASK, _changed(task_row(task), task_row(new_task), task_id))
+        touch_tasks(task_id)
     if new_upload != upload:
         await conn.execute(_UPDATE_UPLOAD, _changed(_upload_row(upload), _upload_row(new_upload), task_id))
     recorded = await outbox.record(conn, new_task.updated_at, events) if events else []

@@ -13,7 +13,7 @@ from drive_service.domain.tasks import Task, TaskStatus
 from drive_service.errors import FailedPrecondition
 from drive_service.services.ports import TaskChange
 from drive_service.storage import outbox
-from drive_service.storage.db import Database
+from drive_service.storage.db import Database, touch_tasks
 from drive_service.storage.models import files, tasks
 from drive_service.storage.tasks import task_from_row, task_row
 
@@ -77,6 +77,7 @@ class SqlWorkerStore:
         )
         async with self._db.write() as conn:
             rows = (await conn.execute(statement)).mappings().all()
+            touch_tasks(*(row["task_id"] for row in rows))
         claimed = [task_from_row(row) for row in rows]
         return sorted(claimed, key=lambda task: (-task.priority, task.created_at))
 
@@ -150,3 +151,4 @@ async def _store(conn: AsyncConnection, before: Task, after: Task) -> None:
     values = task_row(after)
     del values["task_id"], values["account_id"]
     await conn.execute(update(tasks).where(tasks.c.task_id == after.task_id).values(**values))
+    touch_tasks(after.task_id)

@@ -109,7 +109,7 @@ class CountingBlobStore(LocalBlobStore):
         await super().write_chunk(task_id, offset, data)
 
 
-def server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:
     """The environment of a `drive_service serve` child: nothing inherited from DRIVE_* variables."""
     env = {
         key: value
@@ -127,6 +127,7 @@ def server_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
     )
     if database_url:
         env["DATABASE_URL"] = database_url
+    env.update(extra)
     return env
 
 
@@ -136,6 +137,7 @@ class ServerProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.lines: list[str] = []
+        self._line_added = asyncio.Event()
         self._port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._drain = asyncio.create_task(self._read_stderr())
 
@@ -161,6 +163,15 @@ class ServerProcess:
         if self._port.done():
             self._port.exception()  # retrieved: no "exception was never retrieved" noise
 
+    async def logged(self, text: str) -> None:
+        """Wait (bounded) until a log line contains ``text``."""
+        async with asyncio.timeout(_START_TIMEOUT):
+            while True:
+                self._line_added.clear()
+                if any(text in line for line in self.lines):
+                    return
+                await self._line_added.wait()
+
     def log(self) -> str:
         return "".join(self.lines[-40:])
 
@@ -169,6 +180,7 @@ class ServerProcess:
         while line := await self.process.stderr.readline():
             text = line.decode(errors="replace")
             self.lines.append(text)
+            self._line_added.set()
             if self._port.done():
                 continue
             with contextlib.suppress(ValueError):
@@ -180,14 +192,16 @@ class ServerProcess:
 
 
 @asynccontextmanager
-async def server_process(data_dir: Path, database_url: str | None) -> AsyncIterator[ServerProcess]:
+async def server_process(
+    data_dir: Path, database_url: str | None, **extra_env: str
+) -> AsyncIterator[ServerProcess]:
     """Start a server child process on a free port; killed on exit if still running."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "drive_service",
         "serve",
-        env=server_env(data_dir, database_url),
+        env=server_env(data_dir, database_url, **extra_env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,

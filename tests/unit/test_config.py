@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from drive_service.config import ConfigError, Settings
+from drive_service.domain.rate_limits import RateLimit
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -44,6 +45,16 @@ def test_seed_variables_and_log_pairs(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql+asyncpg://u@h/db"
 
 
+def test_rate_limits_override_defaults_per_class(tmp_path: Path) -> None:
+    settings = Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path), "DRIVE_RATE_LIMITS": "read=5/10, write=1"})
+    assert settings.rate_limits["read"] == RateLimit(5, 10)
+    assert settings.rate_limits["write"] == RateLimit(1, 1)  # no burst: the rate
+    assert settings.rate_limits["upload_bytes"] == RateLimit(268435456, 536870912)
+    off = Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path), "DRIVE_RATE_LIMITS": "off"})
+    assert off.rate_limits == {}
+    assert off.event_retention_hours == 24 and off.metrics_listen is None and off.ring.address is None
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -58,6 +69,13 @@ def test_seed_variables_and_log_pairs(tmp_path: Path) -> None:
         ({"LOG_LEVEL": "app:LOUD"}, "LOG_LEVEL"),
         ({"DRIVE_JWT_PUBLIC_KEY": "/no/such/key.pem"}, "DRIVE_JWT_PUBLIC_KEY"),
         ({"DRIVE_JWT_ALGORITHMS": "none"}, "DRIVE_JWT_ALGORITHMS"),
+        ({"DRIVE_RATE_LIMITS": "reads=5/10"}, "DRIVE_RATE_LIMITS"),
+        ({"DRIVE_RATE_LIMITS": "read=0/10"}, "DRIVE_RATE_LIMITS"),
+        ({"DRIVE_RATE_LIMITS": "read=fast"}, "DRIVE_RATE_LIMITS"),
+        ({"DRIVE_RATE_LIMITS": "upload_bytes=1000000/1000000"}, "DRIVE_RATE_LIMITS"),
+        ({"DRIVE_EVENT_RETENTION_HOURS": "0"}, "DRIVE_EVENT_RETENTION_HOURS"),
+        ({"DRIVE_METRICS_LISTEN": "9090"}, "DRIVE_METRICS_LISTEN"),
+        ({"RING_SERVICE_ADDRESS": "ring"}, "RING_SERVICE_ADDRESS"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:
