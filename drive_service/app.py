@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -40,13 +39,13 @@ from drive_service.services.uploads import UploadLimits, UploadManager
 from drive_service.services.worker import Worker, WorkerSettings
 from drive_service.storage import migrations, probes
 from drive_service.storage.blobs import LocalBlobStore
-from drive_service.storage.db import Database
+from drive_service.storage.db import Committed, Database
 from drive_service.storage.files import OutputStore, SqlFileStore
 from drive_service.storage.outbox import SqlEventLog
 from drive_service.storage.redis_buckets import RedisBuckets
 from drive_service.storage.redis_bus import RedisEventBus
-from drive_service.storage.redis_client import command_client
-from drive_service.storage.task_cache import MemoryTaskCache, NoTaskCache, RedisTaskCache, TaskCache
+from drive_service.storage.redis_client import RedisGuard, command_client
+from drive_service.storage.task_cache import NoTaskCache, RedisTaskCache, TaskCache
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore
 from drive_service.storage.worker import SqlWorkerStore
@@ -54,7 +53,9 @@ from drive_service.storage.worker import SqlWorkerStore
 _log = logging.getLogger(__name__)
 _MIB = 1024 * 1024
 #: How long stopping waits for queued Ring deliveries (Ring may be down: then they are lost).
-_RING_DRAIN_SECONDS = 1.0
+_SINK_DRAIN_SECONDS = 1.0  # how long queued Redis and Ring deliveries may take at stop
+_STOP_TIMEOUT_SECONDS = 5.0
+_CACHE_RETRY_SECONDS = 2.0
 
 
 def utc_now() -> datetime:
@@ -81,7 +82,16 @@ class App:
         self.hub = EventHub()
         self.instance_id = new_id()
         self.redis = command_client(settings.redis_url) if settings.redis_url else None
-        cache = self._task_cache()
+        self.redis_guard = RedisGuard()  # shared: one failure spares every hot-path caller
+        cache = self.task_cache = self._task_cache()
+
+        async def committed(change: Committed) -> None:
+            # Invalidate first: a subscriber that reacts to an event by reading the task must
+            # see the change on every instance.
+            await cache.invalidate(change.touched_tasks)
+            self.hub.publish(change.events)
+
+        self.db.after_commit = committed
         self.bus: RedisEventBus | None = None
         if self.redis is not None and settings.redis_url:
 
@@ -95,6 +105,7 @@ class App:
                 settings.redis_url,
                 self.instance_id,
                 self.hub.deliver,
+                self.hub.resync,
                 redis_back,
                 on_drop=self.metrics.sink_drops("redis"),
             )
@@ -137,7 +148,6 @@ class App:
         self.worker = Worker(
             SqlWorkerStore(self.db),
             registered,
-            self.hub,
             clock,
             file_ops,
             discard_outputs,
@@ -150,7 +160,6 @@ class App:
         )
         self.tasks = TaskManager(
             store,
-            self.hub,
             self.watcher,
             clock,
             managed_types=frozenset(registered),
@@ -164,7 +173,6 @@ class App:
             file_store,
             self.pools,
             self.blobs,
-            self.hub,
             clock,
             UploadLimits(
                 default_chunk_size=settings.default_chunk_size,
@@ -203,7 +211,7 @@ class App:
         )
         self.health = health.aio.HealthServicer()
         message_limit = settings.max_chunk_size + _MIB
-        buckets = RedisBuckets(self.redis) if self.redis is not None else MemoryBuckets()
+        buckets = RedisBuckets(self.redis, self.redis_guard) if self.redis is not None else MemoryBuckets()
         self.rate_limits = RateLimits(buckets, settings.rate_limits)
         self.server = grpc.aio.server(
             interceptors=[
@@ -232,14 +240,16 @@ class App:
         self.metrics_endpoint = MetricsEndpoint(self.metrics.registry, listen) if listen else None
         self.metrics_port = 0
         self._background: list[asyncio.Task[None]] = []
+        self._bus_task: asyncio.Task[None] | None = None
         self._ring_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Migrate the database, then start the worker and, when serving, the port and the loops."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrations.upgrade(self.db)
-        if self.bus is not None:
-            self._background.append(asyncio.create_task(self.bus.run()))
+        if self.bus is not None:  # stopped after the calls, so the events of the last ones go out
+            self._bus_task = asyncio.create_task(self.bus.run())
+            self._background.append(asyncio.create_task(self._retry_cache_invalidations()))
         if self.ring_sink is not None:  # stopped last, so the events of the last calls still go
             self._ring_task = asyncio.create_task(self.ring_sink.run())
         if self.settings.worker_enabled or not self.serve_grpc:
@@ -268,13 +278,12 @@ class App:
     async def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, stop the loops, drain calls for ``grace`` seconds, close pools."""
         await self.health.enter_graceful_shutdown()
-        for loop_task in self._background:
-            loop_task.cancel()
-        for loop_task in self._background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
+        await _cancel(self._background)
         if self.serve_grpc:
             await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        if self.bus is not None and self._bus_task is not None:
+            await self.bus.drain(_SINK_DRAIN_SECONDS)
+            await _cancel([self._bus_task])
         await self._stop_ring_sink()
         if self.metrics_endpoint is not None:
             await self.metrics_endpoint.stop()
@@ -284,33 +293,29 @@ class App:
         _log.info("stopped")
 
     def _task_cache(self) -> TaskCache:
-        """Redis when configured; in process on SQLite (one instance); else none, because
-        instances sharing PostgreSQL without Redis could not tell each other about changes."""
-        ttl = self.settings.cache_duration_minutes * 60
-        cache: TaskCache
-        if self.redis is not None:
-            cache = RedisTaskCache(self.redis, ttl)
-        elif self.db.is_sqlite:
-            cache = MemoryTaskCache(ttl)
-        else:
-            cache = NoTaskCache()
-        self.db.after_commit = cache.invalidate
-        return cache
+        """Redis when configured; else none: processes sharing a database without Redis (API
+        servers, `drive-service worker` processes) could not tell each other about changes."""
+        if self.redis is None:
+            return NoTaskCache()
+        return RedisTaskCache(self.redis, self.settings.cache_duration_minutes * 60, self.redis_guard)
 
     async def _stop_ring_sink(self) -> None:
         """Give queued Ring deliveries a short, bounded drain, then stop sending and disconnect."""
         if self.ring_sink is None:
             return
         if self._ring_task is not None:
-            await self.ring_sink.drain(_RING_DRAIN_SECONDS)
-            self._ring_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ring_task
+            await self.ring_sink.drain(_SINK_DRAIN_SECONDS)
+            await _cancel([self._ring_task])
         await self.ring_sink.close()
 
     async def _ping_redis(self) -> None:
         assert self.redis is not None
         await self.redis.ping()
+
+    async def _retry_cache_invalidations(self) -> None:
+        while True:
+            await asyncio.sleep(_CACHE_RETRY_SECONDS)
+            await self.task_cache.retry_pending()
 
     async def _sweep_expired_tasks(self) -> None:
         while True:
@@ -319,6 +324,21 @@ class App:
                 await self.tasks.expire_overdue()
             except Exception:
                 _log.exception("expiry sweep failed")
+
+
+async def _cancel(loops: list[asyncio.Task[None]]) -> None:
+    """Cancel background loops and wait for them, but not forever: a loop that does not end (a
+    library swallowing the cancellation) is reported instead of hanging the shutdown."""
+    for loop_task in loops:
+        loop_task.cancel()
+    if not loops:
+        return
+    done, stuck = await asyncio.wait(loops, timeout=_STOP_TIMEOUT_SECONDS)
+    for loop_task in done:
+        if not loop_task.cancelled() and loop_task.exception() is not None:
+            _log.error("background loop had failed", exc_info=loop_task.exception())
+    for loop_task in stuck:
+        _log.error("background loop did not stop", extra={"loop": loop_task.get_name()})
 
 
 async def serve(settings: Settings, *, serve_grpc: bool = True) -> None:

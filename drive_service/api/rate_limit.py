@@ -1,5 +1,5 @@
 """Server interceptor charging each authenticated call to its account's ``read`` or ``write``
-budget. Upload data is charged by bytes where it is read (see api/uploads.py), not per call."""
+budget. Upload data is also charged by bytes where it is read (see api/uploads.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from drive_service.api.interception import Around, AroundInterceptor
 from drive_service.services.rate_limits import RateLimits
 
 _READ_VERBS = ("Get", "List", "Wait", "Watch", "Read")
-_BYTE_COUNTED = frozenset({"UploadChunk", "UploadChunks", "UploadFile"})
 
 
 def rate_class(method: str) -> str | None:
@@ -21,8 +20,6 @@ def rate_class(method: str) -> str | None:
     if not method.startswith("/drive.v1.") or method.startswith(PUBLIC_PREFIXES):
         return None
     name = method.rsplit("/", 1)[-1]
-    if name in _BYTE_COUNTED:
-        return None
     return "read" if name.startswith(_READ_VERBS) else "write"
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from drive_service.domain import events as ev
-from drive_service.domain.events import Event, RecordedEvent
+from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload, effective_expiry
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
@@ -18,7 +18,6 @@ from drive_service.domain.tasks import Action, Task, TaskStatus, next_status, re
 from drive_service.errors import DataLoss, FailedPrecondition, NotFound, TaskNotFound
 from drive_service.pools import PoolRegistry
 from drive_service.services.digests import PrefixDigests
-from drive_service.services.events import EventHub
 from drive_service.services.ports import FileStore
 from drive_service.services.quota import cost_multipliers, require_quota
 from drive_service.storage import encryption
@@ -38,7 +37,7 @@ class _Attempt:
     busy: bool = False  # another call is completing it
     mismatch: bool = False  # the known digest differs from the declared one
     claimed: tuple[Task, Upload] | None = None  # claimed for a completion that reads the bytes back
-    done: tuple[StoredFile, list[RecordedEvent]] | None = None  # completed in the transaction
+    done: StoredFile | None = None  # completed in the transaction
 
 
 class UploadCompleter:
@@ -58,7 +57,6 @@ class UploadCompleter:
         files: FileStore,
         pools: PoolRegistry,
         blobs: LocalBlobStore,
-        hub: EventHub,
         clock: Callable[[], datetime],
         *,
         master_key: bytes,
@@ -70,7 +68,6 @@ class UploadCompleter:
         self._files = files
         self._pools = pools
         self._blobs = blobs
-        self._hub = hub
         self._clock = clock
         self._master_key = master_key
         self._default_quota = default_quota
@@ -94,9 +91,8 @@ class UploadCompleter:
             if attempt.mismatch:
                 await self._mismatch(account_id, task_id)
             if attempt.done is not None:
-                file, recorded = attempt.done
-                await self._finished(task_id, recorded)
-                return file
+                await self._finished(task_id)
+                return attempt.done
             if attempt.claimed is not None:
                 break
             await asyncio.sleep(0.05)  # another call is completing it; its outcome is ours
@@ -174,8 +170,8 @@ class UploadCompleter:
         async with self._store.unit(task.account_id) as unit:
             if await unit.lock(task.task_id) is None:
                 raise TaskNotFound(task.task_id)
-            file, recorded = await self._store_file(unit, task, upload, pool, blob_key, stored_size, token)
-        await self._finished(task.task_id, recorded)
+            file = await self._store_file(unit, task, upload, pool, blob_key, stored_size, token)
+        await self._finished(task.task_id)
         return file
 
     async def _store_file(
@@ -187,7 +183,7 @@ class UploadCompleter:
         blob_key: str,
         stored_size: int,
         token: str | None,
-    ) -> tuple[StoredFile, list[RecordedEvent]]:
+    ) -> StoredFile:
         """Re-check the quota, create the file row and finish the task, in ``unit``'s transaction.
 
         ``token``: the claim this completion holds (None: the unit holds the row lock throughout).
@@ -228,11 +224,10 @@ class UploadCompleter:
             return done, finished, events
 
         await unit.insert_file(file, place)
-        _, _, recorded = await unit.apply(task.task_id, finish)
-        return file, recorded
+        await unit.apply(task.task_id, finish)
+        return file
 
-    async def _finished(self, task_id: str, recorded: list[RecordedEvent]) -> None:
-        self._hub.publish(recorded)
+    async def _finished(self, task_id: str) -> None:
         self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
 
@@ -290,8 +285,7 @@ class UploadCompleter:
             )
             return done, released, events
 
-        _, _, recorded = await self._store.change(account_id, task_id, fail)
-        self._hub.publish(recorded)
+        await self._store.change(account_id, task_id, fail)
         self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
 

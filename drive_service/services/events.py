@@ -164,12 +164,13 @@ class EventWatcher:
             batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)
             if not batch:
                 raise ResyncRequired(after, self._retention_hours)
-        if batch and batch[0].sequence > after + 1:  # the next event the client needs is gone
-            raise ResyncRequired(after, self._retention_hours)
         while True:
             for recorded in batch:
+                # Sequences are dense: a hole means events the client needs were pruned.
+                if recorded.sequence != after + 1:
+                    raise ResyncRequired(after, self._retention_hours)
+                after = recorded.sequence
                 yield recorded
             if len(batch) < _CATCH_UP_BATCH:
                 return
-            after = batch[-1].sequence
             batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)

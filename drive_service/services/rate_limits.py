@@ -62,13 +62,25 @@ class RateLimits:
 
     async def pace(self, account_id: str, kind: str, cost: float) -> None:
         """Spend ``cost``, waiting for the budget to refill when needed (inside a stream the
-        sender is slowed down rather than failed)."""
-        for _ in range(_MAX_PACING_ROUNDS):
-            wait = await self._wait(account_id, kind, cost)
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)  # the refill is time itself: there is no event to await
-        await self.check(account_id, kind, cost)  # still starved (others share the budget): fail
+        sender is slowed down rather than failed). A cost above the burst is spent in parts.
+
+        Raises:
+            ResourceExhausted: the budget stayed spent through several refills (other calls of
+                the account share it).
+        """
+        limit = self._limits.get(kind)
+        if limit is None:
+            return
+        while cost > 0:
+            part = min(cost, limit.burst)
+            for _ in range(_MAX_PACING_ROUNDS):
+                wait = await self._wait(account_id, kind, part)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)  # the refill is time itself: there is no event to await
+            else:
+                await self.check(account_id, kind, part)
+            cost -= part
 
     async def _wait(self, account_id: str, kind: str, cost: float) -> float:
         limit = self._limits.get(kind)

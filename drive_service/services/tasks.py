@@ -14,7 +14,7 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, TaskType, next_status
 from drive_service.domain.validation import NewTask, TaskQuery, deadline
 from drive_service.errors import FailedPrecondition, InvalidTaskState, TaskNotFound
-from drive_service.services.events import EventHub, EventWatcher
+from drive_service.services.events import EventWatcher
 from drive_service.services.ports import TaskStore
 from drive_service.services.secrets import SecretBox
 
@@ -27,7 +27,6 @@ class TaskManager:
     def __init__(
         self,
         store: TaskStore,
-        hub: EventHub,
         watcher: EventWatcher,
         clock: Clock,
         *,
@@ -40,7 +39,6 @@ class TaskManager:
         them, and resuming one puts it back in the queue. ``on_queued`` wakes a local worker;
         ``on_abandoned(task_id)`` drops the hidden outputs of a task that will never complete."""
         self._store = store
-        self._hub = hub
         self._watcher = watcher
         self._clock = clock
         self._managed_types = managed_types
@@ -80,7 +78,7 @@ class TaskManager:
             estimated_duration_seconds=new.estimated_duration_seconds,
             managed=new.type in self._managed_types,
         )
-        self._hub.publish(await self._store.insert(task, [task_events.created(task)]))
+        await self._store.insert(task, [task_events.created(task)])
         if task.managed:
             self._on_queued()
         return task
@@ -246,8 +244,7 @@ class TaskManager:
     async def _change(
         self, account_id: str, task_id: str, change: Callable[[Task], tuple[Task, Sequence[Event]]]
     ) -> Task:
-        task, recorded = await self._store.change(account_id, task_id, change)
-        self._hub.publish(recorded)
+        task, _ = await self._store.change(account_id, task_id, change)
         return task
 
 

@@ -27,7 +27,6 @@ from drive_service.errors import (
 from drive_service.pools import PoolRegistry
 from drive_service.services.completion import UploadCompleter
 from drive_service.services.digests import Feed, PrefixDigests
-from drive_service.services.events import EventHub
 from drive_service.services.ports import FileStore
 from drive_service.services.quota import check_quota, cost_multipliers, require_quota
 from drive_service.services.receiving import Data, Piece, StreamReceiver, StreamResult, size_mismatch
@@ -73,7 +72,6 @@ class UploadManager:
         files: FileStore,
         pools: PoolRegistry,
         blobs: LocalBlobStore,
-        hub: EventHub,
         clock: Clock,
         limits: UploadLimits,
     ) -> None:
@@ -81,7 +79,6 @@ class UploadManager:
         self._files = files
         self._pools = pools
         self._blobs = blobs
-        self._hub = hub
         self._clock = clock
         self._limits = limits
         self._buffers = asyncio.Semaphore(limits.max_buffered_chunks)
@@ -91,7 +88,6 @@ class UploadManager:
             files,
             pools,
             blobs,
-            hub,
             clock,
             master_key=limits.master_key,
             default_quota=limits.default_quota,
@@ -189,8 +185,7 @@ class UploadManager:
             require_quota(await unit.usage(multipliers, self._limits.default_quota), cost)
             if not encrypted and (existing := await unit.find_file(sha256, size, now)) is not None:
                 return Created(file=existing)
-            recorded = await unit.insert(task, upload, [ev.created(task)])
-        self._hub.publish(recorded)
+            await unit.insert(task, upload, [ev.created(task)])
         return Created(task=task, upload=upload)
 
     async def _check_bundle(self, account_id: str, bundle_id: str | None) -> None:
@@ -272,12 +267,11 @@ class UploadManager:
             return moved, upload, events
 
         try:
-            task, upload, recorded = await self._store.record_chunk(account_id, task_id, check, count)
+            task, upload, _ = await self._store.record_chunk(account_id, task_id, check, count)
         except BaseException:
             for feed in feeds:
                 feed.abandon()
             raise
-        self._hub.publish(recorded)
         for feed in feeds:
             await feed.commit()
         return task, upload
@@ -297,8 +291,7 @@ class UploadManager:
             )
             return done, dataclasses.replace(upload, wrapped_key=None), [ev.status_changed(done)]
 
-        task, upload, recorded = await self._store.change(account_id, task_id, cancel)
-        self._hub.publish(recorded)
+        task, upload, _ = await self._store.change(account_id, task_id, cancel)
         self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
         return task, upload
@@ -321,8 +314,7 @@ class UploadManager:
                 events.append(ev.upload_failed(done, upload))
             return done, dataclasses.replace(upload, wrapped_key=None), events
 
-        _, _, recorded = await self._store.change(account_id, task_id, expire)
-        self._hub.publish(recorded)
+        await self._store.change(account_id, task_id, expire)
         self._digests.discard(task_id)
         await self._blobs.discard_staging(task_id)
 

@@ -19,7 +19,6 @@ from drive_service.domain import events as ev
 from drive_service.domain.events import Event
 from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
-from drive_service.services.events import EventHub
 from drive_service.services.handlers import Handler, StopAttempt, TaskContext, TaskFailed
 from drive_service.services.secrets import SecretBox
 from drive_service.storage.worker import LeaseLost, SqlWorkerStore
@@ -54,7 +53,6 @@ class Worker:
         self,
         store: SqlWorkerStore,
         handlers: dict[TaskType, Handler],
-        hub: EventHub,
         clock: Callable[[], datetime],
         file_ops: FileOpsFactory,
         discard_outputs: DiscardOutputs,
@@ -63,7 +61,6 @@ class Worker:
     ) -> None:
         self._store = store
         self._handlers = handlers
-        self._hub = hub
         self._clock = clock
         self._file_ops = file_ops
         self._discard_outputs = discard_outputs
@@ -174,10 +171,9 @@ class Worker:
                 return ev.throttled_progress(updated, now)
 
             try:
-                _, recorded = await self._store.change_leased(task_id, token, change)
+                await self._store.change_leased(task_id, token, change)
             except LeaseLost as lost:
                 raise StopAttempt(lost.status) from None
-            self._hub.publish(recorded)
 
         return report
 
@@ -216,11 +212,9 @@ class Worker:
             return done, [*events, ev.completed(done)]
 
         try:
-            _, recorded = await self._store.change_leased(task_id, token, complete)
+            await self._store.change_leased(task_id, token, complete)
         except LeaseLost:
             await self._stopped(task_id)  # a late completion of a rescued task is refused
-            return
-        self._hub.publish(recorded)
 
     async def _end(self, task_id: str, token: str, message: str, *, retry: bool) -> None:
         """Finish an attempt that failed: back to the queue with backoff, or FAILED for good."""
@@ -229,11 +223,10 @@ class Worker:
             return self._after_failure(task, message, retry=retry)
 
         try:
-            task, recorded = await self._store.change_leased(task_id, token, end)
+            task, _ = await self._store.change_leased(task_id, token, end)
         except LeaseLost:
             await self._stopped(task_id)
             return
-        self._hub.publish(recorded)
         if task.status is TaskStatus.FAILED:
             await self._discard_outputs(task_id)
 
@@ -258,7 +251,6 @@ class Worker:
             task, recorded = outcome
             if not recorded and task.status is not TaskStatus.PENDING:
                 continue
-            self._hub.publish(recorded)
             if task.status is TaskStatus.FAILED:
                 await self._discard_outputs(task_id)
             rescued += 1

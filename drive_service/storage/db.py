@@ -4,28 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from drive_service.domain.events import RecordedEvent
 from drive_service.errors import Unavailable
 from drive_service.storage import sqlite_driver
 
 _WRITE = "drive_write"
-#: Task ids changed by the write transaction running in this context (see ``touch_tasks``).
-_touched: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("touched_tasks", default=None)
+
+
+@dataclass(slots=True)
+class Committed:
+    """What one write transaction did that others must hear of once it commits."""
+
+    touched_tasks: set[str] = field(default_factory=set)
+    events: list[RecordedEvent] = field(default_factory=list)
+
+
+#: The write transaction running in this context (see ``touch_tasks`` and ``announce``).
+_current: contextvars.ContextVar[Committed | None] = contextvars.ContextVar("committed", default=None)
 
 
 def touch_tasks(*task_ids: str) -> None:
-    """Record that the current write transaction changes or deletes these tasks; once it commits,
-    ``Database.after_commit`` hears of them (cached copies are invalidated there)."""
-    touched = _touched.get()
-    if touched is not None:
-        touched.update(task_ids)
+    """Record that the current write transaction changes or deletes these tasks (their cached
+    copies are invalidated once it commits)."""
+    current = _current.get()
+    if current is not None:
+        current.touched_tasks.update(task_ids)
+
+
+def announce(events: Sequence[RecordedEvent]) -> None:
+    """Record events the current write transaction stored (published once it commits)."""
+    current = _current.get()
+    if current is not None:
+        current.events.extend(events)
 _BUSY_TIMEOUT_SECONDS = 30  # also SQLite's busy_timeout below
 
 
@@ -51,8 +70,9 @@ class Database:
             options = {"module": sqlite_driver.dbapi(), "pool_reset_on_return": None}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self._write_turn = asyncio.Lock()
-        #: Awaited after a write transaction that touched tasks commits, before the caller goes on.
-        self.after_commit: Callable[[set[str]], Awaitable[None]] | None = None
+        #: Awaited after a write transaction that touched tasks or stored events commits, before
+        #: the caller goes on; shielded, so a cancelled caller cannot cut it short.
+        self.after_commit: Callable[[Committed], Awaitable[None]] | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -64,18 +84,22 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that commits on success and rolls back on any exception."""
-        touched: set[str] = set()
-        reset = _touched.set(touched)
+        """A transaction that commits on success and rolls back on any exception.
+
+        Once it has committed, ``after_commit`` runs to its end even if the caller is cancelled
+        meanwhile: the cache invalidations and the events of a committed change are never lost.
+        """
+        committed = Committed()
+        reset = _current.set(committed)
         try:
             async with self._writer(), _translated(), self.engine.connect() as conn:
                 conn = await conn.execution_options(**{_WRITE: True})
                 async with conn.begin():
                     yield conn
         finally:
-            _touched.reset(reset)
-        if touched and self.after_commit is not None:
-            await self.after_commit(touched)
+            _current.reset(reset)
+        if (committed.touched_tasks or committed.events) and self.after_commit is not None:
+            await asyncio.shield(self.after_commit(committed))
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.events import Event, EventType, RecordedEvent
 from drive_service.domain.tasks import TaskType
-from drive_service.storage.db import Database
+from drive_service.storage.db import Database, announce
 from drive_service.storage.models import account_sequences, events
 
 
 async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[Event]) -> list[RecordedEvent]:
-    """Append ``batch`` to the outbox inside the caller's transaction.
+    """Append ``batch`` to the outbox inside the caller's transaction; the events are published
+    once it commits (``Database.after_commit``).
 
     Sequences come from one counter row per account, incremented with an upsert; its row lock
     makes an account's events commit in sequence order, so a reader that sees sequence N has
@@ -42,6 +43,7 @@ async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[E
         ]
         await conn.execute(insert(events), rows)
         recorded += [RecordedEvent(first + offset, recorded_at, event) for offset, event in enumerate(mine)]
+    announce(recorded)
     return recorded
 
 

@@ -8,7 +8,7 @@ import time
 import redis.asyncio as redis
 
 from drive_service.domain.rate_limits import RateLimit
-from drive_service.storage.redis_client import RedisFailure
+from drive_service.storage.redis_client import RedisGuard, RedisUnavailable
 
 _log = logging.getLogger(__name__)
 _WARN_EVERY = 10.0
@@ -37,17 +37,19 @@ return tostring(wait)
 class RedisBuckets:
     """Buckets under ``drive:rate:<class>:<account>``; expire once they would be full again."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, guard: RedisGuard) -> None:
         self._take = client.register_script(_TAKE)
+        self._guard = guard
         self._warned_at = float("-inf")
 
     async def take(self, key: str, limit: RateLimit, cost: float) -> float:
+        keys, args = [f"drive:rate:{key}"], [limit.rate, limit.burst, cost]
         try:
-            wait = await self._take(keys=[f"drive:rate:{key}"], args=[limit.rate, limit.burst, cost])
-        except RedisFailure as error:
+            wait = await self._guard.run(lambda: self._take(keys=keys, args=args))
+        except RedisUnavailable as error:
             # Fail open: an outage of the limiter must not become an outage of the service.
             if time.monotonic() - self._warned_at > _WARN_EVERY:
                 self._warned_at = time.monotonic()
-                _log.warning("rate limiter unavailable, allowing calls: %s", type(error).__name__)
+                _log.warning("rate limiter unavailable, allowing calls: %s", error)
             return 0.0
         return float(wait)

@@ -30,8 +30,10 @@ class RedisEventBus:
     """Publishes this instance's events and delivers every other instance's to ``deliver``.
 
     ``forward`` never blocks: batches wait in a bounded queue for the publisher; when it is full
-    (Redis slow or away) the batch is dropped and counted, and receivers recover it from the
-    outbox at their next event or reconnection.
+    (Redis slow or away) the batch is dropped and counted. After any batch was dropped or failed
+    to publish, the publisher's next success is an empty message, which asks every receiver to
+    re-read the outbox (``resync``): the other instances' subscribers get what was lost even when
+    no later event of theirs shows them the gap.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class RedisEventBus:
         url: str,
         instance_id: str,
         deliver: Callable[[Sequence[RecordedEvent]], None],
+        resync: Callable[[], None],
         on_reconnect: Callable[[], Awaitable[None]],
         *,
         queue_size: int = 10_000,
@@ -48,10 +51,12 @@ class RedisEventBus:
         self._url = url
         self._instance_id = instance_id
         self._deliver = deliver
+        self._resync = resync
         self._on_reconnect = on_reconnect
         self._on_drop = on_drop
         self._outgoing: asyncio.Queue[Sequence[RecordedEvent]] = asyncio.Queue(queue_size)
         self._publisher = client
+        self._lost = False  # a batch never reached Redis: receivers must be told to resync
         #: Set while Redis has confirmed our subscription (events published now reach us).
         self.subscribed = asyncio.Event()
 
@@ -60,7 +65,13 @@ class RedisEventBus:
         try:
             self._outgoing.put_nowait(batch)
         except asyncio.QueueFull:
-            self._on_drop(len(batch))
+            self._dropped(len(batch))
+
+    async def drain(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, until every queued batch was published or dropped."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._outgoing.join()
 
     async def run(self) -> None:
         """Publish and subscribe until cancelled, reconnecting with backoff when Redis goes away."""
@@ -70,13 +81,31 @@ class RedisEventBus:
 
     async def _publish_forever(self) -> None:
         while True:
-            batch = await self._outgoing.get()
+            batch: Sequence[RecordedEvent] = []
             try:
-                await self._publisher.publish(CHANNEL, encode(self._instance_id, batch))
+                if self._lost:  # a resync marker first, retried every second until Redis takes it
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):
+                            batch = await self._outgoing.get()
+                    await self._publish(())
+                    self._lost = False
+                else:
+                    batch = await self._outgoing.get()
+                if batch:
+                    await self._publish(batch)
             except RedisFailure as error:
-                # Receivers recover the batch from the outbox when they reconnect or see the gap.
-                self._on_drop(len(batch))
+                self._dropped(len(batch))
                 _log.warning("event publish failed: %s", type(error).__name__)
+            finally:
+                if batch:
+                    self._outgoing.task_done()
+
+    async def _publish(self, batch: Sequence[RecordedEvent]) -> None:
+        await self._publisher.publish(CHANNEL, encode(self._instance_id, batch))
+
+    def _dropped(self, count: int) -> None:
+        self._lost = True
+        self._on_drop(count)
 
     async def _subscribe_forever(self) -> None:
         failures = 0
@@ -115,8 +144,12 @@ class RedisEventBus:
         except (ValueError, KeyError, TypeError):
             _log.warning("ignored a malformed event message")
             return
-        if sender != self._instance_id:
+        if sender == self._instance_id:
+            return
+        if batch:
             self._deliver(batch)
+        else:
+            self._resync()
 
 
 def encode(instance_id: str, batch: Sequence[RecordedEvent]) -> str:

@@ -1,10 +1,10 @@
-"""Caches of task rows for GetTask-style reads: in-process (one instance) or Redis (shared).
+"""The task cache for GetTask-style reads: shared in Redis, or none.
 
-Both keep one promise: a read that starts after a write committed never returns the state from
-before it. Writers invalidate after commit (``Database.after_commit``) and before their RPC
-answers; a read that loaded the row from the database only stores it if no invalidation of that
-task happened while it was loading, so a slow reader cannot put an old row back. Sealed secrets
-are never cached.
+It keeps one promise: a read that starts after a write committed never returns the state from
+before it, on any instance. Writers invalidate after commit (``Database.after_commit``) and before
+their RPC answers; a reader that loaded the row from the database only stores it if no
+invalidation of that task happened while it was loading, so a slow reader cannot put an old row
+back. Sealed secrets are never cached.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-import time
-from collections import OrderedDict
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,11 +22,13 @@ import redis.asyncio as redis
 
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.storage.models import UtcDateTime, tasks
-from drive_service.storage.redis_client import RedisFailure
+from drive_service.storage.redis_client import RedisFailure, RedisGuard, RedisUnavailable
 
 _log = logging.getLogger(__name__)
 Loader = Callable[[], Awaitable[Task | None]]
 _DATETIMES = frozenset(column.name for column in tasks.c if isinstance(column.type, UtcDateTime))
+#: Part of every key: instances of two versions never read each other's encoding.
+_VERSION = "v1"
 
 
 class TaskCache(Protocol):
@@ -40,11 +41,11 @@ class TaskCache(Protocol):
         """Forget these tasks (they changed or were deleted); never raises."""
 
     async def retry_pending(self) -> None:
-        """Make the invalidations that failed while the cache was unreachable (it is back)."""
+        """Make the invalidations that could not be made earlier (the cache was unreachable)."""
 
 
 class NoTaskCache:
-    """Every read goes to the database: several instances without a shared cache."""
+    """Every read goes to the database (no Redis: nothing could tell processes about changes)."""
 
     async def read(self, task_id: str, load: Loader) -> Task | None:
         return await load()
@@ -54,42 +55,6 @@ class NoTaskCache:
 
     async def retry_pending(self) -> None:
         return None
-
-
-class MemoryTaskCache:
-    """The embedded default: a bounded, per-process cache with a time to live."""
-
-    def __init__(self, ttl_seconds: float, capacity: int = 10_000) -> None:
-        self._ttl = ttl_seconds
-        self._capacity = capacity
-        self._entries: OrderedDict[str, tuple[float, Task]] = OrderedDict()
-        self._loading: dict[str, object] = {}  # task id -> the newest load allowed to fill
-
-    async def read(self, task_id: str, load: Loader) -> Task | None:
-        entry = self._entries.get(task_id)
-        if entry is not None and entry[0] > time.monotonic():
-            return entry[1]
-        ticket = self._loading[task_id] = object()
-        try:
-            task = await load()
-        finally:
-            still_valid = self._loading.get(task_id) is ticket
-            if still_valid:
-                del self._loading[task_id]
-        if task is not None and still_valid:
-            self._entries[task_id] = (time.monotonic() + self._ttl, _without_secrets(task))
-            self._entries.move_to_end(task_id)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
-        return task
-
-    async def invalidate(self, task_ids: Iterable[str]) -> None:
-        for task_id in task_ids:
-            self._entries.pop(task_id, None)
-            self._loading.pop(task_id, None)
-
-    async def retry_pending(self) -> None:
-        return None  # in process, invalidations never fail
 
 
 # Store the row only if the task's generation is still the one read before loading it.
@@ -103,80 +68,116 @@ return 0
 
 
 class RedisTaskCache:
-    """The cache shared by every instance. Each task has a generation counter, bumped by every
-    invalidation; a fill is a script that stores the row only under the generation seen before
-    the database read. When Redis is away reads go to the database, and invalidations that could
-    not be made are retried with the next ones."""
+    """The cache shared by every instance.
 
-    def __init__(self, client: redis.Redis, ttl_seconds: float, max_pending: int = 100_000) -> None:
+    Each task has a generation key that every invalidation sets to a new random value; a fill is
+    a script that stores the row only under the generation seen before the database read (random
+    values never repeat, even after the generation key expires). While Redis is unreachable, reads
+    go to the database and this instance remembers its invalidations, reads those tasks from the
+    database too, and makes them as soon as Redis answers again.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl_seconds: float,
+        guard: RedisGuard | None = None,
+        max_pending: int = 100_000,
+    ) -> None:
         self._client = client
+        self._guard = guard or RedisGuard()
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
         self._fill = client.register_script(_FILL)
         self._pending: set[str] = set()
         self._max_pending = max_pending
+        self._overflowed = False  # too many to remember: every entry is suspect until flushed
 
     async def read(self, task_id: str, load: Loader) -> Task | None:
-        if task_id in self._pending:  # its cached copy may be stale until the retry succeeds
+        if self._overflowed or task_id in self._pending:  # the cached copy may be stale
             return await load()
-        keys = [f"drive:task:{task_id}", f"drive:task-generation:{task_id}"]
+        keys = _keys(task_id)
         try:
-            cached, generation = await self._client.mget(keys)
-        except RedisFailure:
+            cached, generation = await self._guard.run(lambda: self._client.mget(keys))
+        except RedisUnavailable:
             return await load()
         if cached is not None:
-            return decode(cached)
+            try:
+                return decode(cached)
+            except (ValueError, TypeError, KeyError):
+                _log.warning("ignored an unreadable cached task", extra={"task_id": task_id})
         task = await load()
         if task is not None:
-            seen = b"" if generation is None else generation
-            with contextlib.suppress(*RedisFailure):  # answered anyway; the next read fills
-                await self._fill(keys=keys, args=[seen, encode(task), self._ttl_ms])
+            args = [b"" if generation is None else generation, encode(task), self._ttl_ms]
+            with contextlib.suppress(RedisUnavailable):  # answered anyway; the next read fills
+                await self._guard.run(lambda: self._fill(keys=keys, args=args))
         return task
 
+    async def invalidate(self, task_ids: Iterable[str]) -> None:
+        batch = set(task_ids) | self._pending
+        if not batch:
+            return
+        pipeline = self._client.pipeline(transaction=False)
+        for task_id in batch:
+            cached, generation = _keys(task_id)
+            pipeline.set(generation, secrets.token_hex(8), px=self._ttl_ms * 2)
+            pipeline.delete(cached)
+        try:
+            await self._guard.run(pipeline.execute)
+        except RedisUnavailable as error:
+            self._pending |= batch
+            if len(self._pending) > self._max_pending:
+                self._pending.clear()
+                self._overflowed = True
+            _log.warning("task cache invalidation deferred: %s", error, extra={"tasks": len(batch)})
+            return
+        self._pending -= batch
+
     async def retry_pending(self) -> None:
+        if not self._guard.available:
+            return
+        if self._overflowed:
+            await self._flush()
         if self._pending:
             await self.invalidate(())
 
-    async def invalidate(self, task_ids: Iterable[str]) -> None:
-        batch = self._pending | set(task_ids)
-        pipeline = self._client.pipeline(transaction=False)
-        for task_id in batch:
-            generation = f"drive:task-generation:{task_id}"
-            pipeline.incr(generation)
-            pipeline.pexpire(generation, self._ttl_ms * 2)
-            pipeline.delete(f"drive:task:{task_id}")
+    async def _flush(self) -> None:
+        """Drop every cached task (after more invalidations failed than could be remembered)."""
         try:
-            await pipeline.execute()
-        except RedisFailure as error:
-            self._pending = batch if len(batch) <= self._max_pending else set()
-            _log.warning(
-                "task cache invalidation failed; retried with the next one",
-                extra={"tasks": len(batch), "error": type(error).__name__},
-            )
-            return
-        self._pending = set()
+            doomed = [key async for key in self._client.scan_iter(match=_keys("*")[0], count=1000)]
+            for start in range(0, len(doomed), 1000):
+                await self._client.unlink(*doomed[start : start + 1000])
+        except RedisFailure:
+            return  # still unreachable: the next retry flushes
+        self._overflowed = False
+
+
+def _keys(task_id: str) -> list[str]:
+    return [f"drive:task:{_VERSION}:{task_id}", f"drive:task-generation:{task_id}"]
 
 
 def encode(task: Task) -> str:
     """A task as JSON (datetimes in ISO form, secrets left out)."""
-    values = dataclasses.asdict(_without_secrets(task))
+    values = dataclasses.asdict(dataclasses.replace(task, sealed_secrets=None))
     values["type"] = task.type.value
     values["status"] = task.status.value
     return json.dumps(values, default=_iso, separators=(",", ":"))
 
 
 def decode(payload: bytes | str) -> Task:
-    """The task :func:`encode` wrote."""
+    """The task :func:`encode` wrote.
+
+    Raises:
+        ValueError, TypeError, KeyError: the payload is not such a task.
+    """
     values: dict[str, Any] = json.loads(payload)
+    if not isinstance(values, dict):
+        raise ValueError("not a task object")
     for name in _DATETIMES & values.keys():
         if values[name] is not None:
             values[name] = datetime.fromisoformat(values[name])
     values["type"] = TaskType(values["type"])
     values["status"] = TaskStatus(values["status"])
     return Task(**values)
-
-
-def _without_secrets(task: Task) -> Task:
-    return dataclasses.replace(task, sealed_secrets=None) if task.sealed_secrets is not None else task
 
 
 def _iso(value: object) -> str:

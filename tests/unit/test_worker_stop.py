@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from drive_service.services.events import EventHub
 from drive_service.services.secrets import SecretBox
 from drive_service.services.worker import Worker, WorkerSettings
 
@@ -26,7 +25,6 @@ async def test_cancel_racing_a_wake_up_stops_the_loop() -> None:
     worker = Worker(
         _IdleStore(),  # type: ignore[arg-type]
         {},
-        EventHub(),
         lambda: datetime.now(UTC),
         _unused,  # type: ignore[arg-type]
         _unused,
