@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -346,6 +347,9 @@ async def serve(settings: Settings, *, serve_grpc: bool = True) -> None:
     logs.configure(settings.log_levels)
     app = App(settings, serve_grpc=serve_grpc)
     await app.start()
+    # Everything built at start lives until exit: keep it out of the collector's full passes,
+    # which otherwise pause the loop for tens of milliseconds every few thousand calls.
+    gc.freeze()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

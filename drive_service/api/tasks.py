@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -18,12 +19,33 @@ from drive_service.services.events import EventWatcher
 from drive_service.services.tasks import TaskManager
 
 
+class _WatchResponses:
+    """Each live event is converted once, however many streams send it: the hub hands the same
+    object to every subscriber, so it is recognised by identity (replayed events are new objects
+    and simply miss)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._recent: OrderedDict[int, tuple[RecordedEvent, tasks_pb2.WatchTasksResponse]] = OrderedDict()
+
+    def of(self, recorded: RecordedEvent) -> tasks_pb2.WatchTasksResponse:
+        known = self._recent.get(id(recorded))
+        if known is not None and known[0] is recorded:
+            return known[1]
+        response = tasks_pb2.WatchTasksResponse(event=convert.event(recorded))
+        self._recent[id(recorded)] = (recorded, response)  # holding it keeps its id unique
+        if len(self._recent) > self._size:
+            self._recent.popitem(last=False)
+        return response
+
+
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     """Generic tasks of the caller's account."""
 
     def __init__(self, manager: TaskManager, watcher: EventWatcher) -> None:
         self._tasks = manager
         self._watcher = watcher
+        self._responses = _WatchResponses()
 
     async def CreateTask(
         self, request: tasks_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
@@ -148,4 +170,4 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             await context.send_initial_metadata(())
             async for recorded in events:
                 event_sent(recorded.created_at)
-                yield tasks_pb2.WatchTasksResponse(event=convert.event(recorded))
+                yield self._responses.of(recorded)

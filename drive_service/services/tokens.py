@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,9 +33,13 @@ class Caller:
 class TokenVerifier:
     """Turns an ``authorization`` header value into a Caller."""
 
-    def __init__(self, settings: JwtSettings) -> None:
+    def __init__(self, settings: JwtSettings, *, remembered: int = 10_000) -> None:
         self._settings = settings
         self._key = settings.public_key or settings.secret or ""
+        # Clients send the same token on every call: a verified one is remembered until it
+        # expires, which spares a signature check per call (about 0.3 ms for HS256).
+        self._verified: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
+        self._remembered = remembered
 
     def verify(self, header: str | None) -> Caller:
         """Verify ``Bearer <JWT>``: signature, ``exp`` (required), ``iss``/``aud`` when configured.
@@ -49,9 +55,13 @@ class TokenVerifier:
             raise Unauthenticated(
                 "The authorization header must be 'Bearer <token>'.", reason="MALFORMED_TOKEN"
             )
+        token = token.strip()
+        known = self._verified.get(token)
+        if known is not None and known[0] > time.time():
+            return known[1]
         try:
             claims = jwt.decode(
-                token.strip(),
+                token,
                 self._key,
                 algorithms=list(self._settings.algorithms),
                 issuer=self._settings.issuer,
@@ -62,11 +72,19 @@ class TokenVerifier:
             raise Unauthenticated("The token has expired.", reason="TOKEN_EXPIRED") from None
         except jwt.PyJWTError:
             raise Unauthenticated("The token is not valid.", reason="INVALID_TOKEN") from None
-        return Caller(
+        caller = Caller(
             account_id=_account_id(claims.get("sub")),
             tier=_tier(claims.get("tier")),
             permissions=_permissions(claims.get("perms")),
         )
+        self._remember(token, float(claims["exp"]), caller)
+        return caller
+
+    def _remember(self, token: str, expires_at: float, caller: Caller) -> None:
+        self._verified[token] = (expires_at, caller)
+        self._verified.move_to_end(token)
+        if len(self._verified) > self._remembered:
+            self._verified.popitem(last=False)
 
 
 def mint(
