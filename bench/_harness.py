@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import math
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -24,6 +28,11 @@ REPO = Path(__file__).resolve().parent.parent
 #: Environment variables of the service that the benchmark never inherits from the caller's shell.
 _SERVICE_PREFIXES = ("DRIVE_", "STORAGE_", "UPLOAD_", "TASK_")
 _SERVICE_NAMES = {"DATABASE_URL", "REDIS_URL", "LOG_LEVEL"}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -37,10 +46,12 @@ class ServerError(RuntimeError):
 
 @dataclass
 class ServerProcess:
-    """``python -m drive_service serve`` in its own session, on a private data dir and port 0.
+    """``python -m drive_service serve`` (or ``python -m <command>``) in its own session, on a private
+    data dir and port 0.
 
-    Its stderr (JSON log lines) goes to ``<data_dir>/../server-<n>.log``; the port is read from the
-    line whose ``message`` is ``serving``. ``stop()`` sends SIGTERM (SIGKILL after a timeout).
+    Its stderr (JSON log lines) goes to ``<data_dir>/../<data dir name>.server.log``; it has started
+    when a line's ``message`` is ``ready`` (default ``serving``, whose line has the port). ``stop()``
+    sends SIGTERM (SIGKILL after a timeout).
     """
 
     data_dir: Path
@@ -49,6 +60,9 @@ class ServerProcess:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    command: list[str] = field(default_factory=lambda: ["drive_service", "serve"])  # python -m ...
+    ready: str = "serving"  # the log message that says it started
+    profile: Path | None = None  # run under ``python -m cProfile -o <profile>`` (written at SIGTERM)
 
     def env(self) -> dict[str, str]:
         env = {
@@ -65,6 +79,9 @@ class ServerProcess:
                 "DRIVE_DEFAULT_QUOTA_BYTES": str(1024 * GIB),
                 # Keep the log quiet (per-call lines would cost the server time) but keep "serving".
                 "LOG_LEVEL": "WARNING,drive_service.app:INFO",
+                # One benchmark account calls far faster than the per-account defaults allow;
+                # a figure that measures the limiter's cost sets DRIVE_RATE_LIMITS itself.
+                "DRIVE_RATE_LIMITS": "off",
                 **self.extra_env,
             }
         )
@@ -72,12 +89,24 @@ class ServerProcess:
             env["DATABASE_URL"] = self.database_url
         return env
 
+    def argv(self) -> list[str]:
+        profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
+        return [sys.executable, *profiler, "-m", *self.command]
+
+    def log_name(self) -> str:
+        return f"{self.data_dir.name}.server.log"
+
+    def label(self) -> str:
+        """How errors name the process."""
+        return "server"
+
     def start(self, timeout: float = 90.0) -> None:
+        """Start it and wait until it logs ``ready`` (its port is read from that line, if any)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
+        self.log_path = self.data_dir.parent / self.log_name()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "drive_service", "serve"],
+                self.argv(),
                 cwd=REPO,
                 env=self.env(),
                 stdin=subprocess.DEVNULL,
@@ -88,25 +117,41 @@ class ServerProcess:
         _LIVE.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            port = self._serving_port()
-            if port:
-                self.port = port
+            entry = self.logged(self.ready)
+            if entry is not None:
+                self.port = int(entry.get("port") or 0)
                 return
             if self.process.poll() is not None:
-                raise ServerError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise ServerError(f"{self.label()} exited with {self.process.returncode}:\n{self.log_tail()}")
             time.sleep(0.05)
-        raise ServerError(f"server did not report 'serving' within {timeout:.0f} s:\n{self.log_tail()}")
+        raise ServerError(
+            f"{self.label()} did not report {self.ready!r} within {timeout:.0f} s:\n{self.log_tail()}"
+        )
 
-    def _serving_port(self) -> int:
-        assert self.log_path is not None
+    def wait_logged(self, message: str, timeout: float = 30.0) -> None:
+        """Block until a JSON log line's ``message`` is ``message``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.logged(message) is not None:
+                return
+            time.sleep(0.05)
+        raise ServerError(f"server did not log {message!r} within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """The JSON log lines logged so far."""
+        if self.log_path is None or not self.log_path.exists():
+            return
         for line in self.log_path.read_text(errors="replace").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(entry, dict) and entry.get("message") == "serving":
-                return int(entry["port"])
-        return 0
+            if isinstance(entry, dict):
+                yield entry
+
+    def logged(self, message: str) -> dict[str, Any] | None:
+        """The first log line whose ``message`` is ``message``, if any."""
+        return next((entry for entry in self.entries() if entry.get("message") == message), None)
 
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -115,15 +160,9 @@ class ServerProcess:
 
     def errors_logged(self) -> list[str]:
         """The server's ERROR/CRITICAL log messages (distinct, in order)."""
-        if self.log_path is None or not self.log_path.exists():
-            return []
         seen: list[str] = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and entry.get("level") in {"ERROR", "CRITICAL"}:
+        for entry in self.entries():
+            if entry.get("level") in {"ERROR", "CRITICAL"}:
                 text = str(entry.get("message"))
                 exception = str(entry.get("exception", "")).strip().splitlines()
                 if exception:
@@ -153,36 +192,102 @@ class ServerProcess:
                 return int(line.split()[1]) * KIB
         raise RuntimeError("VmHWM not found")
 
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        return process_cpu(self.process.pid)
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait; SIGKILL if it does not exit in ``timeout``. Returns the exit status."""
         process = self.process
         _LIVE.discard(self)
         if process is None or process.poll() is not None:
             return None if process is None else process.returncode
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait(10)
+        return _terminate(process, timeout)
 
     def __hash__(self) -> int:
         return id(self)
 
 
-class SinkProcess:
-    """``python -m bench._sink``: a do-nothing gRPC server (the transport floor)."""
+def _terminate(process: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM and wait; SIGKILL if it does not exit in ``timeout``. Returns the exit status."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(10)
 
-    def __init__(self) -> None:
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
+
+
+@contextlib.asynccontextmanager
+async def serving(servers: Sequence[ServerProcess]) -> AsyncIterator[None]:
+    """``servers`` started one after the other. When the block (or a start) fails, the first errors
+    each started server logged are printed; at the end each is stopped (SIGTERM; an unclean exit is
+    printed with its log tail) and its data dir removed."""
+    started: list[ServerProcess] = []
+    try:
+        for server in servers:
+            started.append(server)
+            await asyncio.to_thread(server.start)
+        yield
+    except BaseException:
+        for server in started:
+            for text in server.errors_logged()[:3]:
+                say(f"    server {server.data_dir.name} logged: {text}")
+        raise
+    finally:
+        for server in started:
+            status = await asyncio.to_thread(server.stop)
+            if status not in (0, None):
+                say(
+                    f"  (server for {server.data_dir.name} exited with status {status}; log tail:)\n"
+                    f"{server.log_tail(5)}"
+                )
+            shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+class PipeProcess:
+    """``python -m <module> <arguments>`` in its own session; its stdout (and stdin with
+    ``stdin=True``) a text pipe. ``stop()`` sends SIGTERM (SIGKILL after a timeout)."""
+
+    def __init__(
+        self, arguments: Sequence[str], env: dict[str, str] | None = None, stdin: bool = False
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench._sink"],
+            [sys.executable, "-m", *arguments],
             cwd=REPO,
-            stdin=subprocess.DEVNULL,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
         _LIVE.add(self)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        _LIVE.discard(self)
+        if self.process.poll() is None:
+            _terminate(self.process, timeout)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return self.process.returncode
+
+
+class SinkProcess(PipeProcess):
+    """``python -m bench._sink``: a do-nothing gRPC server (the transport floor)."""
+
+    def __init__(self) -> None:
+        super().__init__(["bench._sink"])
         assert self.process.stdout is not None
         line = self.process.stdout.readline().split()
         if len(line) != 2 or line[0] != "PORT":
@@ -190,25 +295,9 @@ class SinkProcess:
             raise ServerError(f"the sink did not start: {line}")
         self.port = int(line[1])
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        _LIVE.discard(self)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
-
-    def __hash__(self) -> int:
-        return id(self)
-
 
 #: Child processes not yet stopped; stop_all() is the last-resort cleanup (atexit / signals).
-_LIVE: set[ServerProcess | SinkProcess] = set()
+_LIVE: set[ServerProcess | PipeProcess] = set()
 
 
 def stop_all() -> None:

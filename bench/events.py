@@ -21,19 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import base64
 import contextlib
 import json
 import os
-import platform
 import resource
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -46,8 +40,9 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench._harness import _LIVE, REPO, ServerError, ServerProcess, median, percentile, stop_all
-from bench.uploads import code_version, database_floors
+from bench._harness import PipeProcess, ServerProcess, median, percentile, process_cpu, say, serving
+from bench._report import Outcome, describe, header, run_figure, run_figures, run_script, verdict
+from bench.uploads import database_floors
 from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2, tasks_pb2_grpc
 from drive_service.config import JwtSettings
 from drive_service.services.tokens import mint
@@ -67,25 +62,6 @@ JWT = JwtSettings(secret=JWT_SECRET, public_key=None, algorithms=("HS256",), iss
 #: Rate limits stay on (with Redis their bucket is a round trip per call, as in production) but
 #: never refuse: the benchmark calls far faster than the defaults allow one account.
 NO_REFUSALS = "read=1000000/1000000,write=1000000/1000000"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-@dataclass
-class Outcome:
-    """One figure: its line, optional detail lines, the targets it missed."""
-
-    line: str
-    details: list[str] = field(default_factory=list)
-    missed: list[str] = field(default_factory=list)
-    failed: bool = False
 
 
 @dataclass
@@ -109,66 +85,6 @@ class Config:
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
-class EventServer(ServerProcess):
-    """The harness's server process; under ``python -m cProfile -o <profile>`` when ``profile`` is set
-    (the server exits normally on SIGTERM, so the profile is written)."""
-
-    profile: Path | None = None
-
-    def start(self, timeout: float = 90.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
-        profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, *profiler, "-m", "drive_service", "serve"],
-                cwd=REPO,
-                env=self.env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        _LIVE.add(self)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            port = self._serving_port()
-            if port:
-                self.port = port
-                return
-            if self.process.poll() is not None:
-                raise ServerError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
-            time.sleep(0.05)
-        raise ServerError(f"server did not report 'serving' within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def wait_logged(self, message: str, timeout: float = 30.0) -> None:
-        """Block until a JSON log line's ``message`` is ``message``."""
-        assert self.log_path is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.log_path.read_text(errors="replace").splitlines():
-                with contextlib.suppress(ValueError):
-                    entry = json.loads(line)
-                    if isinstance(entry, dict) and entry.get("message") == message:
-                        return
-            time.sleep(0.05)
-        raise ServerError(f"server did not log {message!r} within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        return process_cpu(self.process.pid)
-
-    def __hash__(self) -> int:
-        return id(self)
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
-
-
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -177,10 +93,11 @@ def own_cpu() -> float:
 @contextlib.asynccontextmanager
 async def running_servers(
     config: Config, name: str, database_url: str | None, count: int = 1, redis_url: str | None = None
-) -> AsyncIterator[list[EventServer]]:
+) -> AsyncIterator[list[ServerProcess]]:
     """``count`` servers on one database, started one after the other (the first migrates); with
     ``redis_url``, each has logged that Redis confirmed its event subscription before this yields.
-    Stopped with SIGTERM and their data dirs removed afterwards."""
+    Stopped with SIGTERM and their data dirs removed afterwards (``serving``). Under cProfile with
+    ``--profile`` (the server exits normally on SIGTERM, so the profile is written)."""
     env = {
         "DRIVE_JWT_SECRET": JWT_SECRET,  # one token works on every instance
         "DRIVE_MASTER_KEY": config.master_key,
@@ -190,52 +107,45 @@ async def running_servers(
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
-    started: list[EventServer] = []
-    try:
-        for index in range(count):
-            label = f"{name}-{'AB'[index] if count > 1 else 'server'}"
-            profile = config.profile_dir / f"{label}.prof" if config.profile_dir else None
-            server = EventServer(config.workdir / label, database_url, dict(env), profile=profile)
-            started.append(server)
-            await asyncio.to_thread(server.start)
+    servers = []
+    for index in range(count):
+        label = f"{name}-{'AB'[index] if count > 1 else 'server'}"
+        profile = config.profile_dir / f"{label}.prof" if config.profile_dir else None
+        servers.append(ServerProcess(config.workdir / label, database_url, dict(env), profile=profile))
+    async with serving(servers):
         if redis_url:
-            for server in started:
+            for server in servers:
                 await asyncio.to_thread(server.wait_logged, "events subscribed")
-        yield started
-    except BaseException:
-        for server in started:
-            for text in server.errors_logged()[:3]:
-                say(f"    server {server.data_dir.name} logged: {text}")
-        raise
-    finally:
-        for server in started:
-            status = await asyncio.to_thread(server.stop)
-            if status not in (0, None):
-                say(
-                    f"  (server {server.data_dir.name} exited with {status}; log tail:)\n{server.log_tail(5)}"
-                )
-            shutil.rmtree(server.data_dir, ignore_errors=True)
+        yield servers
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(url: str) -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database on the server of ``url``; dropped afterwards."""
+async def connect(url: str, timeout: float) -> Any:
+    """An asyncpg connection to the database of ``url`` (defaults: postgres@127.0.0.1:5432/postgres)."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
     base = make_url(url)
-    name = f"drive_bench_events_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(
+    return await asyncpg.connect(
         host=base.host or "127.0.0.1",
         port=base.port or 5432,
         user=base.username or "postgres",
         password=base.password,
         database=base.database or "postgres",
-        timeout=10,
+        timeout=timeout,
     )
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(url: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on the server of ``url``; dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = f"drive_bench_events_{uuid.uuid4().hex[:10]}"
+    admin = await connect(url, timeout=10)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield base.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+        database = make_url(url).set(drivername="postgresql+asyncpg", database=name)
+        yield database.render_as_string(hide_password=False)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -253,23 +163,15 @@ async def database_for(config: Config, backend: str) -> AsyncIterator[str | None
 
 async def unreachable(config: Config, redis_too: bool) -> str | None:
     """Why PostgreSQL (and Redis) cannot be used, or None when they answer."""
-    import asyncpg
     import redis.asyncio as redis
     from sqlalchemy.engine import make_url
 
-    base = make_url(config.postgres_url)
     try:
-        connection = await asyncpg.connect(
-            host=base.host or "127.0.0.1",
-            port=base.port or 5432,
-            user=base.username or "postgres",
-            password=base.password,
-            database=base.database or "postgres",
-            timeout=5,
-        )
+        connection = await connect(config.postgres_url, timeout=5)
         await connection.close()
     except Exception as error:
-        return f"PostgreSQL at {base.render_as_string()} is not reachable ({type(error).__name__}: {error})"
+        where = make_url(config.postgres_url).render_as_string()
+        return f"PostgreSQL at {where} is not reachable ({type(error).__name__}: {error})"
     if redis_too:
         client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=5)
         try:
@@ -292,12 +194,6 @@ def channel_to(server: ServerProcess) -> grpc.aio.Channel:
 def custom_task(name: str) -> tasks_pb2.CreateTaskRequest:
     # Custom: no built-in handler claims it, so its progress is reported by the caller (us).
     return tasks_pb2.CreateTaskRequest(type=task_enums_pb2.TASK_TYPE_CUSTOM, name=name)
-
-
-def describe(error: BaseException) -> str:
-    if isinstance(error, grpc.aio.AioRpcError):
-        return f"{error.code().name}: {error.details()}"
-    return f"{type(error).__name__}: {error}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,7 +340,7 @@ def latency_outcome(
         f"(target p99 < {target:.0f} ms: {verdict(ok)})"
     )
     missed = [] if ok else [f"[{number}] p99 {p99:.2f} ms >= {target:.0f} ms"]
-    return Outcome(line, missed=missed)
+    return Outcome([line], missed)
 
 
 async def local_latency(config: Config, backend: str) -> Outcome:
@@ -481,7 +377,7 @@ async def local_latency(config: Config, backend: str) -> Outcome:
         TARGET_LOCAL_P99_MS,
     )
     after_response = [arrival - response for arrival, response in zip(samples, run.responses, strict=True)]
-    outcome.details = [
+    outcome.lines += [
         f"    UpdateTaskProgress round trip: {p50_p99(run.responses)}; event read minus that round trip: "
         f"{p50_p99(after_response)} (negative: the event came first)",
         f"    from the event's created_at (server clock, in the write transaction before its commit) to "
@@ -571,7 +467,7 @@ async def remote_latency(config: Config) -> Outcome:
         TARGET_REMOTE_P99_MS,
     )
     hop = [remote_ms - local_ms for remote_ms, local_ms in zip(samples, local_samples, strict=True)]
-    outcome.details = [
+    outcome.lines += [
         f"    the same updates at a subscriber on A itself (no Redis hop): {p50_p99(local_samples)}",
         f"    B's arrival minus A's, per update (the Redis hop as seen by clients): {p50_p99(hop)}",
         f"    UpdateTaskProgress round trip on A: {p50_p99(run.responses)}",
@@ -625,30 +521,13 @@ async def produce(
     return Production(sum(counts), time.perf_counter() - started)
 
 
-class SubscriberProcess:
+class SubscriberProcess(PipeProcess):
     """``python -m bench.events --child-port P --child-subscribers N``: N WatchTasks streams in
     their own process (so that reading them does not slow the producer's event loop)."""
 
     def __init__(self, port: int, count: int, token: str) -> None:
-        env = {**os.environ, "BENCH_EVENTS_TOKEN": token}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.events",
-                "--child-port",
-                str(port),
-                "--child-subscribers",
-                str(count),
-            ],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        _LIVE.add(self)  # type: ignore[arg-type]
+        arguments = ["bench.events", "--child-port", str(port), "--child-subscribers", str(count)]
+        super().__init__(arguments, env={**os.environ, "BENCH_EVENTS_TOKEN": token}, stdin=True)
 
     async def line(self, timeout: float) -> str:
         assert self.process.stdout is not None
@@ -661,24 +540,6 @@ class SubscriberProcess:
         assert self.process.stdin is not None
         self.process.stdin.write(text + "\n")
         self.process.stdin.flush()
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        _LIVE.discard(self)  # type: ignore[arg-type]
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        return self.process.returncode
-
-    def __hash__(self) -> int:
-        return id(self)
 
 
 async def fan_out(config: Config, backend: str) -> Outcome:
@@ -743,7 +604,7 @@ async def fan_out(config: Config, backend: str) -> Outcome:
         f"    CPU until the last delivery, share of one core: server {cpu[0] / window:.0%}, subscriber "
         f"process {cpu[1] / window:.0%}, producer {cpu[2] / window:.0%} ({os.cpu_count()} CPUs)",
     ]
-    return Outcome(line, details, failed=not complete)
+    return Outcome([line, *details], failed=not complete)
 
 
 async def subscriber_child(port: int, count: int) -> int:
@@ -840,14 +701,7 @@ async def run(config: Config) -> list[Outcome]:
             if reason:
                 say(f"[{number}] {name}: skipped: {reason}")
                 continue
-        try:
-            outcome = await figure()
-        except Exception as error:
-            outcome = Outcome(f"[{number}] {name}: FAILED: {describe(error)}", failed=True)
-        say(outcome.line)
-        for detail in outcome.details:
-            say(detail)
-        outcomes.append(outcome)
+        outcomes.append(await run_figure(number, name, figure))
     return outcomes
 
 
@@ -884,14 +738,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     if args.child_port:
         return asyncio.run(subscriber_child(args.child_port, args.child_subscribers))
-    workdir = Path(tempfile.mkdtemp(prefix="drive-bench-events-", dir=args.dir))
-    atexit.register(shutil.rmtree, workdir, True)
-    atexit.register(stop_all)  # runs first (LIFO): servers stop before their dirs go
+    return run_script("drive-bench-events-", args.dir, lambda workdir: measure(args, workdir))
 
-    def terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, terminate)
+def measure(args: argparse.Namespace, workdir: Path) -> int:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     config = Config(
@@ -907,28 +757,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir=workdir,
         profile_dir=args.profile.resolve() if args.profile else None,
     )
-    try:
-        say("drive-service event benchmarks" + (" (quick)" if args.quick else ""))
-        say(f"  python {platform.python_version()}, {os.cpu_count()} CPUs, work dir {workdir}")
-        say(f"  code: {code_version()}")
-        if config.profile_dir:
-            say(f"  servers run under cProfile (timings inflated), profiles in {config.profile_dir}")
-        say("  load average at start: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
-        started = time.perf_counter()
-        outcomes = asyncio.run(run(config))
-        missed = [text for outcome in outcomes for text in outcome.missed]
-        say("  load average at end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
-        say(
-            f"done in {time.perf_counter() - started:.0f} s; targets missed: "
-            + ("; ".join(missed) if missed else "none")
-        )
-        return 1 if any(outcome.failed for outcome in outcomes) else 0
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+    profiled = f"  servers run under cProfile (timings inflated), profiles in {config.profile_dir}"
+    header("event", args.quick, f"work dir {workdir}", [profiled] if config.profile_dir else [])
+    return run_figures(run(config))
 
 
 if __name__ == "__main__":

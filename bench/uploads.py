@@ -16,21 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
 import os
-import platform
-import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -41,7 +35,6 @@ from bench._harness import (
     KIB,
     MB,
     MIB,
-    REPO,
     Baseline,
     FileSpec,
     PayloadSource,
@@ -50,9 +43,11 @@ from bench._harness import (
     median,
     percentile,
     raw_write,
-    stop_all,
+    say,
+    serving,
     warm_up,
 )
+from bench._report import Outcome, describe, header, run_figure, run_figures, run_script, verdict
 from bench._sink import METHOD as SINK_METHOD
 from drive.v1 import task_enums_pb2, tasks_pb2, tasks_pb2_grpc, uploads_pb2, uploads_pb2_grpc
 
@@ -89,26 +84,8 @@ class Config:
     piece: int = PIECE
 
 
-@dataclass
-class Outcome:
-    """One figure: its line, optional detail lines, whether its targets were met."""
-
-    line: str
-    details: list[str] = field(default_factory=list)
-    missed: list[str] = field(default_factory=list)
-    failed: bool = False
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
 def mbps(size: int, seconds: float) -> float:
     return size / MB / seconds
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
 
 
 def mib(size: float) -> str:
@@ -132,18 +109,8 @@ async def running_server(config: Config, name: str, backend: str) -> AsyncIterat
 
             database_url = await stack.enter_async_context(postgres_database())
         server = ServerProcess(config.workdir / name, database_url)
-        try:
-            server.start()
+        async with serving([server]):
             yield server
-        except BaseException:
-            for text in server.errors_logged()[:3]:
-                say(f"    server {name} logged: {text}")
-            raise
-        finally:
-            status = server.stop()
-            if status not in (0, None):
-                say(f"  (server for {name} exited with status {status}; log tail:)\n{server.log_tail(5)}")
-            shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 def open_channel(server: ServerProcess) -> grpc.aio.Channel:
@@ -246,7 +213,7 @@ async def big_file(
             f"{mbps(spec.size, floor):.1f} MB/s ({seconds_text(floor)}, "
             f"{floor / phases['stream']:.0%} of the stream phase)"
         )
-    return Outcome(line, details, missed)
+    return Outcome([line, *details], missed)
 
 
 async def transport_floor(config: Config, spec: FileSpec) -> float:
@@ -426,7 +393,7 @@ async def many_uploads(config: Config) -> Outcome:
         server_errors = server.errors_logged()
     baseline = before + raw_write(config.workdir / "baseline", config.source, specs)
     errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-    kinds = Counter(_describe(error) for error in errors)
+    kinds = Counter(describe(error) for error in errors)
     succeeded = count - len(errors)
     rate = mbps(succeeded * MANY_FILE, elapsed)
     ratio = rate / baseline.mb_per_s
@@ -456,13 +423,7 @@ async def many_uploads(config: Config) -> Outcome:
         missed.append(f"[4] {len(errors)} of {count} uploads failed")
     if rss >= TARGET_MANY_RSS:
         missed.append(f"[4] server peak RSS {mib(rss)} >= {mib(TARGET_MANY_RSS)}")
-    return Outcome(line, details, missed, failed=bool(errors))
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, grpc.aio.AioRpcError):
-        return f"{error.code().name}: {error.details()}"
-    return f"{type(error).__name__}: {error}"
+    return Outcome([line, *details], missed, failed=bool(errors))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -529,7 +490,7 @@ async def small_files(config: Config, backend: str, seed_base: int) -> Outcome:
         + ", ".join(f"{name} {median(values):.2f}" for name, values in database.items()),
     ]
     missed = [] if ok else [f"[5] {backend} median {upload_median:.2f} ms >= {TARGET_SMALL_MEDIAN_MS:.0f} ms"]
-    return Outcome(line, details, missed)
+    return Outcome([line, *details], missed)
 
 
 async def rpc_floors(
@@ -672,43 +633,15 @@ async def run(config: Config) -> list[Outcome]:
     ]
     if config.postgres_url:
         plan.append((5, "small postgresql", lambda: small_files(config, "postgresql", seed_base=20_000)))
-    outcomes = []
-    for number, name, figure in plan:
-        if number not in config.figures:
-            continue
-        try:
-            outcome = await figure()
-        except Exception as error:
-            outcome = Outcome(f"[{number}] {name}: FAILED: {_describe(error)}", failed=True)
-        say(outcome.line)
-        for detail in outcome.details:
-            say(detail)
-        outcomes.append(outcome)
-    return outcomes
+    return [
+        await run_figure(number, name, figure) for number, name, figure in plan if number in config.figures
+    ]
 
 
 def _bind(
     upload: Callable[..., Awaitable[tuple[dict[str, float], object]]], config: Config
 ) -> Callable[[ServerProcess, str, FileSpec, str], Awaitable[tuple[dict[str, float], object]]]:
     return lambda server, token, spec, sha256: upload(config, server, token, spec, sha256)
-
-
-def code_version() -> str:
-    """The git commit being measured, and whether the service's files differ from it."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", "drive_service", "generated", "protos"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no git)"
-    return f"{commit}" + (" + uncommitted changes in drive_service/" if changed else "")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -745,56 +678,32 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="drive-bench-", dir=args.dir))
-    atexit.register(shutil.rmtree, workdir, True)
-    atexit.register(stop_all)  # runs first (LIFO): servers stop before their dirs go
+    return run_script("drive-bench-", args.dir, lambda workdir: measure(args, workdir))
 
-    def terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        say("drive-service upload benchmarks" + (" (quick)" if args.quick else ""))
-        say(
-            f"  python {platform.python_version()}, {os.cpu_count()} CPUs, work dir {workdir} "
-            f"(baseline and server data on the same disk); MB = 10^6 bytes"
-        )
-        say(f"  code: {code_version()}")
-        say("  load average at start: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
-        config = Config(
-            quick=args.quick,
-            big=(256 * MIB if args.quick else GIB),
-            many=(50 if args.quick else 200),
-            many_method=args.many_method,
-            small_iterations=args.small_iterations,
-            figures={int(part) for part in args.figures.split(",") if part.strip()},
-            workdir=workdir,
-            source=PayloadSource(),
-            postgres_url=os.environ.get(PG_ENV) or None,
-            backend=args.backend,
-            big_chunk=args.chunk_mib * MIB,
-            piece=args.piece_kib * KIB,
-        )
-        if config.backend == "postgresql" and not config.postgres_url:
-            say(f"--backend postgresql needs {PG_ENV}")
-            return 2
-        if not config.postgres_url and 5 in config.figures:
-            say(f"  ({PG_ENV} is not set: figure 5 runs on SQLite only)")
-        started = time.perf_counter()
-        outcomes = asyncio.run(run(config))
-        missed = [text for outcome in outcomes for text in outcome.missed]
-        say("  load average at end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
-        say(
-            f"done in {time.perf_counter() - started:.0f} s; targets missed: "
-            + ("; ".join(missed) if missed else "none")
-        )
-        return 1 if any(outcome.failed for outcome in outcomes) else 0
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+def measure(args: argparse.Namespace, workdir: Path) -> int:
+    setting = f"work dir {workdir} (baseline and server data on the same disk); MB = 10^6 bytes"
+    header("upload", args.quick, setting)
+    config = Config(
+        quick=args.quick,
+        big=(256 * MIB if args.quick else GIB),
+        many=(50 if args.quick else 200),
+        many_method=args.many_method,
+        small_iterations=args.small_iterations,
+        figures={int(part) for part in args.figures.split(",") if part.strip()},
+        workdir=workdir,
+        source=PayloadSource(),
+        postgres_url=os.environ.get(PG_ENV) or None,
+        backend=args.backend,
+        big_chunk=args.chunk_mib * MIB,
+        piece=args.piece_kib * KIB,
+    )
+    if config.backend == "postgresql" and not config.postgres_url:
+        say(f"--backend postgresql needs {PG_ENV}")
+        return 2
+    if not config.postgres_url and 5 in config.figures:
+        say(f"  ({PG_ENV} is not set: figure 5 runs on SQLite only)")
+    return run_figures(run(config))
 
 
 if __name__ == "__main__":

@@ -16,50 +16,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
+import functools
 import json
 import os
-import platform
 import random
 import secrets
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._harness import _LIVE, REPO, ServerError, ServerProcess, median, percentile, stop_all
+from bench._harness import ServerProcess, median, percentile, process_cpu, say, stop_all
+from bench._report import Outcome, header, run_figure, run_figures, run_script, verdict
 
 PG_ENV = "DRIVE_TEST_DATABASE_URL"
 TARGET_THROUGHPUT = 1000.0  # tasks/s with 4 worker processes
 TARGET_LATENCY_P99_MS = 50.0
 TARGET_LIST_P95_MS = 20.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-@dataclass
-class Outcome:
-    """One figure's printed lines; ``missed`` names the targets it missed."""
-
-    lines: list[str] = field(default_factory=list)
-    missed: list[str] = field(default_factory=list)
-    failed: bool = False
 
 
 @dataclass
@@ -94,60 +72,15 @@ class ChildProcess(ServerProcess):
     """``python -m bench.worker_process [--serve|--raw]`` with the harness's environment handling.
 
     Ready when its JSON log (stderr) has a line whose ``message`` is ``ready`` ("worker running" for
-    a worker, "serving" for a server, whose port is then read from that line).
+    a worker, "serving" for a server, whose port is then read from that line). Several share a data
+    dir, so each has a log of its own.
     """
 
-    command: list[str] = field(default_factory=list)
-    ready: str = "worker running"
+    def log_name(self) -> str:
+        return f"{self.data_dir.name}-{uuid.uuid4().hex[:6]}.log"
 
-    def start(self, timeout: float = 90.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-{uuid.uuid4().hex[:6]}.log"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", *self.command],
-                cwd=REPO,
-                env=self.env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        _LIVE.add(self)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            entry = self._ready_entry()
-            if entry is not None:
-                self.port = int(entry.get("port") or 0)
-                return
-            if self.process.poll() is not None:
-                raise ServerError(f"{self.command} exited with {self.process.returncode}:\n{self.log_tail()}")
-            time.sleep(0.02)
-        raise ServerError(f"{self.command} did not report {self.ready!r} within {timeout:.0f} s")
-
-    def _ready_entry(self) -> dict[str, Any] | None:
-        assert self.log_path is not None
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and entry.get("message") == self.ready:
-                return entry
-        return None
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        return _cpu_seconds(self.process.pid)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    def label(self) -> str:
+        return str(self.command)
 
 
 def postgres_cpu_seconds() -> float:
@@ -164,7 +97,7 @@ def postgres_cpu_seconds() -> float:
                 continue
         except OSError:
             continue
-        total += _cpu_seconds(int(entry.name))
+        total += process_cpu(int(entry.name))
     return total
 
 
@@ -834,15 +767,9 @@ async def run(config: Config) -> list[Outcome]:
                 continue
             began = time.perf_counter()
             try:
-                outcome = await figure(config)
-            except Exception as error:
-                outcome = Outcome(
-                    [f"[{number}] {name}: FAILED: {type(error).__name__}: {error}"], failed=True
-                )
+                outcome = await run_figure(number, name, functools.partial(figure, config))
             finally:
                 stop_all()
-            for line in outcome.lines:
-                say(line)
             say(f"      (figure {number} took {time.perf_counter() - began:.0f} s)")
             outcomes.append(outcome)
     scratch = config.workdir / "tmp"
@@ -850,23 +777,6 @@ async def run(config: Config) -> list[Outcome]:
     if left:
         say(f"  {len(left)} attempt scratch dirs were left behind by the workers (e.g. {left[0].name})")
     return outcomes
-
-
-def code_version() -> str:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", "drive_service"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no git)"
-    return commit + (" + uncommitted changes in drive_service/" if changed else "")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -902,14 +812,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{PG_ENV} is not set: this benchmark needs PostgreSQL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)"
         )
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="drive-bench-worker-", dir=args.dir))
-    atexit.register(shutil.rmtree, workdir, True)
-    atexit.register(stop_all)
+    return run_script("drive-bench-worker-", args.dir, lambda workdir: measure(args, workdir))
 
-    def terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, terminate)
+def measure(args: argparse.Namespace, workdir: Path) -> int:
     config = Config(
         quick=args.quick,
         figures={int(part) for part in args.figures.split(",") if part.strip()},
@@ -925,28 +831,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_cap=args.run_cap or (20.0 if args.quick else 60.0),
         workdir=workdir,
     )
-    try:
-        say("drive-service worker/queue benchmarks" + (" (quick)" if args.quick else ""))
-        say(
-            f"  python {platform.python_version()}, {os.cpu_count()} CPUs, "
-            f"PostgreSQL at {PG_ENV} (fresh database)"
-        )
-        say(f"  code: {code_version()}")
-        say("  load average at start: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
-        started = time.perf_counter()
-        outcomes = asyncio.run(run(config))
-        missed = [text for outcome in outcomes for text in outcome.missed]
-        say("  load average at end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
-        say(
-            f"done in {time.perf_counter() - started:.0f} s; targets missed: " + ("; ".join(missed) or "none")
-        )
-        return 1 if any(outcome.failed for outcome in outcomes) else 0
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    finally:
-        stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+    header(
+        "worker/queue", args.quick, f"PostgreSQL at {PG_ENV} (fresh database)", code_paths=["drive_service"]
+    )
+    return run_figures(run(config))
 
 
 if __name__ == "__main__":
