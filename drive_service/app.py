@@ -182,6 +182,7 @@ class App:
                 master_key=settings.master_key,
                 upload_events=settings.upload_events,
                 max_buffered_chunks=settings.max_buffered_chunks,
+                stream_idle_seconds=settings.stream_idle_seconds,
             ),
         )
         self.maintenance = Maintenance(

@@ -91,6 +91,7 @@ class Settings:
     default_quota_bytes: int
     upload_events: bool
     max_buffered_chunks: int
+    stream_idle_seconds: float
     worker_enabled: bool
     worker_concurrency: int
     worker_lease_seconds: float
@@ -136,6 +137,7 @@ class Settings:
             default_quota_bytes=reader.integer("DRIVE_DEFAULT_QUOTA_BYTES", 10 * 1024 * MIB),
             upload_events=reader.flag("DRIVE_UPLOAD_EVENTS", True),
             max_buffered_chunks=reader.integer("DRIVE_MAX_BUFFERED_CHUNKS", 8, minimum=1),
+            stream_idle_seconds=reader.number("DRIVE_STREAM_IDLE_SECONDS", 30),
             worker_enabled=reader.flag("DRIVE_WORKER", True),
             worker_concurrency=reader.integer("DRIVE_WORKER_CONCURRENCY", 4, minimum=1),
             worker_lease_seconds=reader.number("DRIVE_WORKER_LEASE_SECONDS", 30),

@@ -122,6 +122,20 @@ class ResyncRequired(FailedPrecondition):
         )
 
 
+class StreamStalled(DriveError):
+    """An upload stream holding a chunk buffer sent nothing for too long."""
+
+    code = "DEADLINE_EXCEEDED"
+    default_reason = "STREAM_IDLE"
+
+    def __init__(self, idle_seconds: float) -> None:
+        super().__init__(
+            f"The stream sent nothing for {idle_seconds:g} s while holding a chunk buffer, which "
+            "other uploads need; chunks stored so far are kept: resume with GetUploadResumeInfo.",
+            idle_seconds=f"{idle_seconds:g}",
+        )
+
+
 class ResourceExhausted(DriveError):
     """A rate limit was hit; retry after ``retry_after`` seconds."""
 
