@@ -24,7 +24,7 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task
 from drive_service.metrics import Metrics, MetricsEndpoint
 from drive_service.pools import load_pools
-from drive_service.services.events import EventHub, EventWatcher
+from drive_service.services.events import EventHub, EventWatcher, watch_outbox
 from drive_service.services.file_ops import FileOps
 from drive_service.services.files import FileManager
 from drive_service.services.handlers import Handler, registry
@@ -57,6 +57,7 @@ _MIB = 1024 * 1024
 _SINK_DRAIN_SECONDS = 1.0  # how long queued Redis and Ring deliveries may take at stop
 _STOP_TIMEOUT_SECONDS = 5.0
 _CACHE_RETRY_SECONDS = 2.0
+_OUTBOX_CHECK_SECONDS = 1.0
 
 
 def utc_now() -> datetime:
@@ -119,7 +120,7 @@ class App:
             self.hub.forward_to(self.ring_sink.offer)
         store = SqlTaskStore(self.db, cache)
         self.metrics.track_tasks(store.count_by_status)
-        event_log = SqlEventLog(self.db)
+        event_log = self._event_log = SqlEventLog(self.db)
         self.watcher = EventWatcher(self.hub, event_log, settings.event_retention_hours)
         self.pools = load_pools(settings.pools_file, settings.data_dir, settings.preferred_pool)
         self.blobs = blob_store or LocalBlobStore(settings.uploads_path)
@@ -270,6 +271,10 @@ class App:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._background.append(asyncio.create_task(self._sweep_expired_tasks()))
+        # Without Redis this is how a separate worker process's events reach watchers here; with
+        # it, a safety net for publishes Redis lost.
+        outbox_check = _OUTBOX_CHECK_SECONDS * (5 if self.bus is not None else 1)
+        self._background.append(asyncio.create_task(watch_outbox(self.hub, self._event_log, outbox_check)))
         interval = timedelta(minutes=self.settings.cleanup_interval_minutes)
         self._background.append(asyncio.create_task(self.maintenance.run_forever(interval)))
         _log.info(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 from drive_service.domain.events import RecordedEvent
 from drive_service.errors import ResyncRequired
 from drive_service.services.ports import EventLog
+
+_log = logging.getLogger(__name__)
 
 _CATCH_UP_BATCH = 500
 
@@ -53,6 +56,7 @@ class EventHub:
         self._capacity = capacity
         self._subscribers: dict[str, set[Subscription]] = {}
         self._forwarders: list[Forwarder] = []
+        self._newest: dict[str, int] = {}  # the newest sequence handed out, by subscribed account
 
     def forward_to(self, forwarder: Forwarder) -> None:
         """Also hand every locally produced batch to ``forwarder``, which must never block."""
@@ -70,8 +74,29 @@ class EventHub:
     def deliver(self, events: Iterable[RecordedEvent]) -> None:
         """Hand events to this process's subscribers of their account (never blocks)."""
         for recorded in events:
-            for subscription in self._subscribers.get(recorded.event.account_id, ()):
+            account_id = recorded.event.account_id
+            group = self._subscribers.get(account_id)
+            if not group:
+                continue
+            self._newest[account_id] = max(self._newest.get(account_id, 0), recorded.sequence)
+            for subscription in group:
                 subscription.offer(recorded)
+
+    @property
+    def subscribed_accounts(self) -> list[str]:
+        """Accounts with a subscriber in this process."""
+        return list(self._subscribers)
+
+    def catch_up_to(self, newest: dict[str, int]) -> None:
+        """Given the outbox's newest sequence per account, make the subscribers of accounts with
+        events that never reached this hub re-read the outbox (written by a process that could
+        not tell us: a worker process without Redis, a publish Redis lost)."""
+        for account_id, sequence in newest.items():
+            group = self._subscribers.get(account_id)
+            if group and sequence > self._newest.get(account_id, 0):
+                self._newest[account_id] = sequence
+                for subscription in group:
+                    subscription.lagged()
 
     def resync(self) -> None:
         """Make every subscriber re-read the outbox (after a gap in delivery, e.g. Redis was away)."""
@@ -91,6 +116,7 @@ class EventHub:
             remaining.discard(subscription)
             if not remaining:
                 self._subscribers.pop(account_id, None)
+                self._newest.pop(account_id, None)
 
     @property
     def subscriber_count(self) -> int:
@@ -174,3 +200,17 @@ class EventWatcher:
             if len(batch) < _CATCH_UP_BATCH:
                 return
             batch = await self._log.after(account_id, after, _CATCH_UP_BATCH)
+
+
+async def watch_outbox(hub: EventHub, log: EventLog, interval: float) -> None:
+    """Every ``interval`` seconds, compare the outbox with what the hub delivered, for the accounts
+    someone watches here (one query), until cancelled: events committed by processes that could
+    not publish to this one still reach its subscribers, within about ``interval``."""
+    while True:
+        await asyncio.sleep(interval)
+        accounts = hub.subscribed_accounts
+        try:
+            for start in range(0, len(accounts), _CATCH_UP_BATCH):
+                hub.catch_up_to(await log.newest(accounts[start : start + _CATCH_UP_BATCH]))
+        except Exception:
+            _log.exception("outbox check failed")

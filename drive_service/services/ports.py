@@ -62,6 +62,9 @@ class EventLog(Protocol):
     async def last_sequence(self, account_id: str) -> int:
         """The newest sequence handed out to the account (0 when none)."""
 
+    async def newest(self, account_ids: Sequence[str]) -> dict[str, int]:
+        """The newest sequence of each of these accounts that has any."""
+
 
 class FileStore(Protocol):
     """Files, bundles, blob references and quotas of accounts."""

@@ -100,6 +100,14 @@ class SqlEventLog:
             if count < batch:
                 return removed
 
+    async def newest(self, account_ids: Sequence[str]) -> dict[str, int]:
+        query = select(account_sequences.c.account_id, account_sequences.c.last_sequence).where(
+            account_sequences.c.account_id.in_(list(account_ids))
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.account_id: int(row.last_sequence) for row in rows}
+
     async def last_sequence(self, account_id: str) -> int:
         query = select(account_sequences.c.last_sequence).where(account_sequences.c.account_id == account_id)
         async with self._db.read() as conn:
