@@ -31,7 +31,7 @@ from drive_service.services.handlers import Handler, registry
 from drive_service.services.handlers.builtin import builtin_handlers
 from drive_service.services.health import HealthChecker
 from drive_service.services.maintenance import Maintenance, MaintenancePolicy
-from drive_service.services.rate_limits import MemoryBuckets, RateLimits
+from drive_service.services.rate_limits import Buckets, MemoryBuckets, RateLimits
 from drive_service.services.ring_sink import RingSink
 from drive_service.services.secrets import SecretBox
 from drive_service.services.tasks import TaskManager
@@ -110,6 +110,7 @@ class App:
                 self.hub.resync,
                 redis_back,
                 on_drop=self.metrics.sink_drops("redis"),
+                prefix=settings.redis_prefix,
             )
             self.hub.forward_to(self.bus.forward)
         self.ring_sink: RingSink | None = None
@@ -214,7 +215,9 @@ class App:
         )
         self.health = health.aio.HealthServicer()
         message_limit = settings.max_chunk_size + _MIB
-        buckets = RedisBuckets(self.redis, self.redis_guard) if self.redis is not None else MemoryBuckets()
+        buckets: Buckets = MemoryBuckets()
+        if self.redis is not None:
+            buckets = RedisBuckets(self.redis, self.redis_guard, prefix=settings.redis_prefix)
         self.rate_limits = RateLimits(buckets, settings.rate_limits)
         self.server = grpc.aio.server(
             interceptors=[
@@ -304,7 +307,8 @@ class App:
         servers, `drive-service worker` processes) could not tell each other about changes."""
         if self.redis is None:
             return NoTaskCache()
-        return RedisTaskCache(self.redis, self.settings.cache_duration_minutes * 60, self.redis_guard)
+        ttl = self.settings.cache_duration_minutes * 60
+        return RedisTaskCache(self.redis, ttl, self.redis_guard, prefix=self.settings.redis_prefix)
 
     async def _stop_ring_sink(self) -> None:
         """Give queued Ring deliveries a short, bounded drain, then stop sending and disconnect."""

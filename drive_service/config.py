@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -75,6 +76,7 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None
+    redis_prefix: str
     listen: str
     uploads_path: Path
     preferred_pool: str | None
@@ -121,6 +123,7 @@ class Settings:
             data_dir=data_dir,
             database_url=reader.database_url(data_dir),
             redis_url=reader.optional("REDIS_URL", prefixes=("redis://", "rediss://", "unix://")),
+            redis_prefix=reader.name("DRIVE_REDIS_PREFIX", "drive"),
             listen=reader.listen("DRIVE_LISTEN", "127.0.0.1:50051"),
             uploads_path=Path(reader.text("STORAGE_UPLOADS_PATH", str(data_dir / "uploads"))).resolve(),
             preferred_pool=reader.optional("STORAGE_PREFERRED_REMOTE"),
@@ -230,6 +233,13 @@ class _Reader:
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ConfigError(name, f"must be HOST:PORT, got {value!r}")
+        return value
+
+    def name(self, name: str, default: str) -> str:
+        """A short identifier: letters, digits, ``.``, ``_`` and ``-``."""
+        value = self.text(name, default)
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
+            raise ConfigError(name, f"must be 1-64 letters, digits, '.', '_' or '-', got {value!r}")
         return value
 
     def rate_limits(self, name: str, max_chunk: int) -> dict[str, RateLimit]:

@@ -35,15 +35,16 @@ return tostring(wait)
 
 
 class RedisBuckets:
-    """Buckets under ``drive:rate:<class>:<account>``; expire once they would be full again."""
+    """Buckets under ``<prefix>:rate:<class>:<account>``; expire once they would be full again."""
 
-    def __init__(self, client: redis.Redis, guard: RedisGuard) -> None:
+    def __init__(self, client: redis.Redis, guard: RedisGuard, *, prefix: str = "drive") -> None:
         self._take = client.register_script(_TAKE)
         self._guard = guard
+        self._prefix = prefix
         self._warned_at = float("-inf")
 
     async def take(self, key: str, limit: RateLimit, cost: float) -> float:
-        keys, args = [f"drive:rate:{key}"], [limit.rate, limit.burst, cost]
+        keys, args = [f"{self._prefix}:rate:{key}"], [limit.rate, limit.burst, cost]
         try:
             wait = await self._guard.run(lambda: self._take(keys=keys, args=args))
         except RedisUnavailable as error:

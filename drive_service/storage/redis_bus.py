@@ -22,7 +22,6 @@ from drive_service.domain.tasks import TaskType
 from drive_service.storage.redis_client import RedisFailure, subscriber_client
 
 _log = logging.getLogger(__name__)
-CHANNEL = "drive:events"
 _MAX_BACKOFF = 5.0
 
 
@@ -47,7 +46,9 @@ class RedisEventBus:
         *,
         queue_size: int = 10_000,
         on_drop: Callable[[int], None] = lambda _count: None,
+        prefix: str = "drive",
     ) -> None:
+        self._channel = f"{prefix}:events"
         self._url = url
         self._instance_id = instance_id
         self._deliver = deliver
@@ -101,7 +102,7 @@ class RedisEventBus:
                     self._outgoing.task_done()
 
     async def _publish(self, batch: Sequence[RecordedEvent]) -> None:
-        await self._publisher.publish(CHANNEL, encode(self._instance_id, batch))
+        await self._publisher.publish(self._channel, encode(self._instance_id, batch))
 
     def _dropped(self, count: int) -> None:
         self._lost = True
@@ -113,7 +114,7 @@ class RedisEventBus:
             client = subscriber_client(self._url)
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)  # only sends the command
+                    await pubsub.subscribe(self._channel)  # only sends the command
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
                         if message is None:
@@ -124,7 +125,7 @@ class RedisEventBus:
                             # nor in the outbox read that follows.
                             failures = 0
                             self.subscribed.set()
-                            _log.info("events subscribed", extra={"channel": CHANNEL})
+                            _log.info("events subscribed", extra={"channel": self._channel})
                             await self._on_reconnect()  # what Redis dropped comes from the outbox
                         elif message["type"] == "message":
                             self._receive(message["data"])

@@ -83,7 +83,10 @@ class RedisTaskCache:
         ttl_seconds: float,
         guard: RedisGuard | None = None,
         max_pending: int = 100_000,
+        *,
+        prefix: str = "drive",
     ) -> None:
+        self._prefix = prefix
         self._client = client
         self._guard = guard or RedisGuard()
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
@@ -95,7 +98,7 @@ class RedisTaskCache:
     async def read(self, task_id: str, load: Loader) -> Task | None:
         if self._overflowed or task_id in self._pending:  # the cached copy may be stale
             return await load()
-        keys = _keys(task_id)
+        keys = self._keys(task_id)
         try:
             cached, generation = await self._guard.run(lambda: self._client.mget(keys))
         except RedisUnavailable:
@@ -118,7 +121,7 @@ class RedisTaskCache:
             return
         pipeline = self._client.pipeline(transaction=False)
         for task_id in batch:
-            cached, generation = _keys(task_id)
+            cached, generation = self._keys(task_id)
             pipeline.set(generation, secrets.token_hex(8), px=self._ttl_ms * 2)
             pipeline.delete(cached)
         try:
@@ -140,19 +143,18 @@ class RedisTaskCache:
         if self._pending:
             await self.invalidate(())
 
+    def _keys(self, task_id: str) -> list[str]:
+        return [f"{self._prefix}:task:{_VERSION}:{task_id}", f"{self._prefix}:task-generation:{task_id}"]
+
     async def _flush(self) -> None:
         """Drop every cached task (after more invalidations failed than could be remembered)."""
         try:
-            doomed = [key async for key in self._client.scan_iter(match=_keys("*")[0], count=1000)]
+            doomed = [key async for key in self._client.scan_iter(match=self._keys("*")[0], count=1000)]
             for start in range(0, len(doomed), 1000):
                 await self._client.unlink(*doomed[start : start + 1000])
         except RedisFailure:
             return  # still unreachable: the next retry flushes
         self._overflowed = False
-
-
-def _keys(task_id: str) -> list[str]:
-    return [f"drive:task:{_VERSION}:{task_id}", f"drive:task-generation:{task_id}"]
 
 
 def encode(task: Task) -> str:

@@ -76,6 +76,7 @@ def test_rate_limits_override_defaults_per_class(tmp_path: Path) -> None:
         ({"DRIVE_EVENT_RETENTION_HOURS": "0"}, "DRIVE_EVENT_RETENTION_HOURS"),
         ({"DRIVE_METRICS_LISTEN": "9090"}, "DRIVE_METRICS_LISTEN"),
         ({"RING_SERVICE_ADDRESS": "ring"}, "RING_SERVICE_ADDRESS"),
+        ({"DRIVE_REDIS_PREFIX": "drive events"}, "DRIVE_REDIS_PREFIX"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:
