@@ -184,7 +184,6 @@ class App:
                 master_key=settings.master_key,
                 upload_events=settings.upload_events,
                 max_buffered_chunks=settings.max_buffered_chunks,
-                stream_idle_seconds=settings.stream_idle_seconds,
             ),
         )
         self.maintenance = Maintenance(
@@ -291,6 +290,7 @@ class App:
         await _cancel(self._background)
         if self.serve_grpc:
             await self.server.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self.db.settle(_SINK_DRAIN_SECONDS)  # events of calls cancelled right after commit
         if self.bus is not None and self._bus_task is not None:
             await self.bus.drain(_SINK_DRAIN_SECONDS)
             await _cancel([self._bus_task])
@@ -299,6 +299,7 @@ class App:
             await self.metrics_endpoint.stop()
         await self.db.close()
         if self.redis is not None:
+            await self.task_cache.retry_pending()
             await self.redis.aclose()
         _log.info("stopped")
 

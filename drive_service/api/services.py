@@ -40,5 +40,7 @@ def register_servicers(server: grpc.aio.Server, app: App) -> None:
     stats_pb2_grpc.add_StatsServiceServicer_to_server(
         StatsServicer(app.tasks, app.uploads, app.health_checker), server
     )
-    uploads_pb2_grpc.add_UploadServiceServicer_to_server(UploadServicer(app.uploads, app.rate_limits), server)
+    uploads_pb2_grpc.add_UploadServiceServicer_to_server(
+        UploadServicer(app.uploads, app.rate_limits, app.settings.stream_idle_seconds), server
+    )
     files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -16,7 +17,7 @@ from drive_service.api.metrics import received
 from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
 from drive_service.domain.uploads import human_duration, human_speed
-from drive_service.errors import DriveError, InvalidArgument
+from drive_service.errors import DriveError, InvalidArgument, StreamStalled
 from drive_service.services.rate_limits import RateLimits
 from drive_service.services.receiving import Piece
 from drive_service.services.uploads import UploadManager
@@ -27,12 +28,16 @@ _RECENT_DEFAULT, _RECENT_MAX = 10, 100
 class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     """Resumable uploads of the caller's account."""
 
-    def __init__(self, manager: UploadManager, limits: RateLimits) -> None:
+    def __init__(self, manager: UploadManager, limits: RateLimits, stream_idle_seconds: float) -> None:
+        """``stream_idle_seconds``: how long a stream may send nothing before it is ended (a
+        stalled stream holds a chunk buffer other uploads need)."""
         self._uploads = manager
         self._limits = limits
+        self._idle = stream_idle_seconds
 
-    def _pace(self, account_id: str) -> Pace:
-        return functools.partial(self._limits.pace, account_id, "upload_bytes")
+    def _reader(self, context: grpc.aio.ServicerContext, account_id: str) -> Reader:
+        pace = functools.partial(self._limits.pace, account_id, "upload_bytes")
+        return functools.partial(_read_paced, context, pace, self._idle)
 
     async def CreateUploadTask(
         self, request: uploads_pb2.CreateUploadTaskRequest, context: grpc.aio.ServicerContext
@@ -74,7 +79,8 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         # Read with context.read(): the request iterator would keep each consumed message (up to
         # a chunk of bytes) alive while the stream waits for a buffer permit.
         account_id = current_caller().account_id
-        result = await self._uploads.receive_stream(account_id, _ChunkPieces(context, self._pace(account_id)))
+        pieces = _ChunkPieces(self._reader(context, account_id))
+        result = await self._uploads.receive_stream(account_id, pieces)
         return uploads_pb2.UploadChunksResponse(
             chunks_stored=result.stored,
             chunks_skipped=result.skipped,
@@ -88,14 +94,15 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         request_iterator: AsyncIterator[uploads_pb2.UploadFileRequest],
         context: grpc.aio.ServicerContext,
     ) -> uploads_pb2.UploadFileResponse:
-        first = await context.read()
+        caller = current_caller()
+        read = self._reader(context, caller.account_id)
+        first = await read()
         if first is grpc.aio.EOF or not first.HasField("metadata"):
             raise InvalidArgument(
                 "The first message must carry the upload metadata.",
                 reason="METADATA_REQUIRED",
                 field="metadata",
             )
-        caller = current_caller()
         created = await self._uploads.create(caller, _upload_request(first.metadata))
         if created.file is not None:
             return uploads_pb2.UploadFileResponse(file_exists=True, file=cloud_file(created.file))
@@ -105,7 +112,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         await context.send_initial_metadata((("x-task-id", task_id),))
         plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
         try:
-            pieces = _split(task_id, plan, context, self._pace(caller.account_id))
+            pieces = _split(task_id, plan, read)
             await self._uploads.receive_stream(caller.account_id, pieces)
             file = await self._uploads.complete(caller.account_id, task_id)
         except DriveError as error:
@@ -242,12 +249,22 @@ def _upload_request(message: uploads_pb2.CreateUploadTaskRequest) -> rules.Uploa
 
 
 Pace = Callable[[int], Awaitable[None]]
+#: The call's next request message, or ``grpc.aio.EOF``.
+Reader = Callable[[], Awaitable[Any]]
 
 
-async def _read_paced(context: grpc.aio.ServicerContext, pace: Pace) -> Any:
+async def _read_paced(context: grpc.aio.ServicerContext, pace: Pace, idle_seconds: float) -> Any:
     """The call's next message (or EOF); its bytes are charged to the account's upload budget,
-    which slows the sender down (by not reading on) while the budget refills."""
-    message = await context.read()
+    which slows the sender down (by not reading on) while the budget refills.
+
+    Raises:
+        StreamStalled: the client sent nothing for ``idle_seconds`` (pacing is not counted).
+    """
+    try:
+        async with asyncio.timeout(idle_seconds):
+            message = await context.read()
+    except TimeoutError:
+        raise StreamStalled(idle_seconds) from None
     if message is not grpc.aio.EOF and message.data:
         received(len(message.data))
         await pace(len(message.data))
@@ -257,15 +274,14 @@ async def _read_paced(context: grpc.aio.ServicerContext, pace: Pace) -> Any:
 class _ChunkPieces:
     """The UploadChunks messages of a call as Pieces; a consumed message is not referenced."""
 
-    def __init__(self, context: grpc.aio.ServicerContext, pace: Pace) -> None:
-        self._context = context
-        self._pace = pace
+    def __init__(self, read: Reader) -> None:
+        self._read = read
 
     def __aiter__(self) -> _ChunkPieces:
         return self
 
     async def __anext__(self) -> Piece:
-        message = await _read_paced(self._context, self._pace)
+        message = await self._read()
         if message is grpc.aio.EOF:
             raise StopAsyncIteration
         crc = message.crc32c if message.HasField("crc32c") else None
@@ -273,13 +289,11 @@ class _ChunkPieces:
         return Piece(task_id, message.chunk_index, message.data, crc)
 
 
-async def _split(
-    task_id: str, plan: rules.ChunkPlan, context: grpc.aio.ServicerContext, pace: Pace
-) -> AsyncIterator[Piece]:
+async def _split(task_id: str, plan: rules.ChunkPlan, read: Reader) -> AsyncIterator[Piece]:
     """Cut the one-shot byte stream (UploadFile's data messages) at chunk boundaries into pieces."""
     offset = 0
     yield Piece(task_id, 0, b"", None)
-    while (message := await _read_paced(context, pace)) is not grpc.aio.EOF:
+    while (message := await read()) is not grpc.aio.EOF:
         data = memoryview(message.data)
         del message  # only the bytes not yet cut stay referenced
         while data:

@@ -24,8 +24,9 @@ class TaskStore(Protocol):
     async def insert(self, task: Task, events: Sequence[Event]) -> list[RecordedEvent]:
         """Store a new task and its events in one transaction."""
 
-    async def get(self, account_id: str, task_id: str) -> Task | None:
-        """The caller's task, or None when it does not exist or belongs to someone else."""
+    async def get(self, account_id: str, task_id: str, *, fresh: bool = False) -> Task | None:
+        """The caller's task, or None when it does not exist or belongs to someone else;
+        ``fresh`` reads the database even when a cached copy exists."""
 
     async def change(
         self, account_id: str, task_id: str, change: TaskChange

@@ -11,7 +11,7 @@ import google_crc32c
 from drive_service.domain import uploads as rules
 from drive_service.domain.files import Upload
 from drive_service.domain.tasks import Task
-from drive_service.errors import AlreadyExists, InvalidArgument, StreamStalled
+from drive_service.errors import AlreadyExists, InvalidArgument
 
 #: Bytes-like chunk data (bytes, bytearray or memoryview).
 Data = bytes | bytearray | memoryview
@@ -90,14 +90,11 @@ class StreamReceiver:
     the next chunk overlaps writing the previous one, with at most one write in flight: a chunk is
     written only after the previous one was stored (or skipped), and every write has ended before
     the stream answers. Chunks stored before an error stay stored (the upload is resumable).
-    A stream that holds a permit and sends nothing for ``idle_seconds`` is ended (StreamStalled),
-    so a stalled client cannot keep the other streams waiting.
     """
 
-    def __init__(self, buffers: asyncio.Semaphore, store: StoreChunk, idle_seconds: float = 30.0) -> None:
+    def __init__(self, buffers: asyncio.Semaphore, store: StoreChunk) -> None:
         self._buffers = buffers
         self._store = store
-        self._idle_seconds = idle_seconds
         self._held = False  # a permit for the chunk being gathered (or the next message)
         self._writing: asyncio.Task[tuple[Task, Upload]] | None = None
         self.stored = self.skipped = 0
@@ -108,7 +105,7 @@ class StreamReceiver:
         """Read the stream; ``load(task_id)`` fetches the caller's upload named by the first message."""
         try:
             await self._hold()
-            first = await self._next(pieces)
+            first = await anext(pieces, None)
             if first is None or not first.task_id:
                 raise InvalidArgument(
                     "The first message must name the upload task.",
@@ -143,7 +140,7 @@ class StreamReceiver:
                 elif self._writing is not None and self._writing.done():
                     task, upload = await self._harvest(task, upload)  # a failed write ends the stream now
                 await self._hold()
-                piece = await self._next(pieces)
+                piece = await anext(pieces, None)
             if chunk is not None:
                 _require_complete(chunk)
             if self._writing is not None:
@@ -159,14 +156,6 @@ class StreamReceiver:
                 writing, self._writing = self._writing, None
                 writing.add_done_callback(_consume)
                 await asyncio.wait([writing])
-
-    async def _next(self, pieces: AsyncIterator[Piece]) -> Piece | None:
-        """The next piece (None at the end), waited for with a permit held: bounded in time."""
-        try:
-            async with asyncio.timeout(self._idle_seconds):
-                return await anext(pieces, None)
-        except TimeoutError:
-            raise StreamStalled(self._idle_seconds) from None
 
     async def _hold(self) -> None:
         if not self._held:

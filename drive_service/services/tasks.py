@@ -83,13 +83,13 @@ class TaskManager:
             self._on_queued()
         return task
 
-    async def get(self, account_id: str, task_id: str) -> Task:
-        """The caller's task.
+    async def get(self, account_id: str, task_id: str, *, fresh: bool = False) -> Task:
+        """The caller's task (``fresh``: from the database, not a cached copy).
 
         Raises:
             TaskNotFound: unknown id or another account's task.
         """
-        task = await self._store.get(account_id, task_id)
+        task = await self._store.get(account_id, task_id, fresh=fresh)
         if task is None:
             raise TaskNotFound(task_id)
         return task
@@ -195,7 +195,8 @@ class TaskManager:
         return await self._store.stats(account_id)
 
     async def wait(self, account_id: str, task_id: str, timeout: timedelta) -> tuple[Task, bool]:
-        """Return the task once it is terminal, or as it is when ``timeout`` passes.
+        """Return the task once it is terminal, or as it is when ``timeout`` passes (read from
+        the database after each of its events, never from a cache that may lag them).
 
         Returns:
             The task and whether the timeout passed first.
@@ -205,14 +206,14 @@ class TaskManager:
             return recorded.event.task_id == task_id
 
         async with self._watcher.open(account_id, 0, about_task) as events:
-            task = await self.get(account_id, task_id)
+            task = await self.get(account_id, task_id, fresh=True)
             try:
                 async with asyncio.timeout(timeout.total_seconds()):
                     while not task.status.terminal:
                         await anext(events)
-                        task = await self.get(account_id, task_id)
+                        task = await self.get(account_id, task_id, fresh=True)
             except TimeoutError:
-                return await self.get(account_id, task_id), True
+                return await self.get(account_id, task_id, fresh=True), True
             return task, False
 
     async def _move(self, account_id: str, task_id: str, action: Action) -> Task:

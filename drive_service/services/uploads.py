@@ -52,8 +52,6 @@ class UploadLimits:
     upload_events: bool = True
     #: Chunk buffers that UploadChunks streams may gather or write at once (process-wide).
     max_buffered_chunks: int = 8
-    #: How long a stream holding one of those buffers may send nothing before it is ended.
-    stream_idle_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +218,7 @@ class UploadManager:
         chunk arrives; at most ``max_buffered_chunks`` chunk buffers exist in the process at once
         (see StreamReceiver). Chunks stored before an error stay stored (the upload is resumable).
         """
-        receiver = StreamReceiver(
-            self._buffers, functools.partial(self._store_chunk, account_id), self._limits.stream_idle_seconds
-        )
+        receiver = StreamReceiver(self._buffers, functools.partial(self._store_chunk, account_id))
         return await receiver.receive(pieces, lambda task_id: self.get(account_id, task_id))
 
     async def _store_chunk(

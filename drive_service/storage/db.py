@@ -73,6 +73,7 @@ class Database:
         #: Awaited after a write transaction that touched tasks or stored events commits, before
         #: the caller goes on; shielded, so a cancelled caller cannot cut it short.
         self.after_commit: Callable[[Committed], Awaitable[None]] | None = None
+        self._following: set[asyncio.Future[None]] = set()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -91,15 +92,26 @@ class Database:
         """
         committed = Committed()
         reset = _current.set(committed)
+        done = False
         try:
             async with self._writer(), _translated(), self.engine.connect() as conn:
                 conn = await conn.execution_options(**{_WRITE: True})
                 async with conn.begin():
                     yield conn
+                done = True  # from here on, even a cancellation must not skip after_commit
         finally:
             _current.reset(reset)
-        if (committed.touched_tasks or committed.events) and self.after_commit is not None:
-            await asyncio.shield(self.after_commit(committed))
+            if done and (committed.touched_tasks or committed.events) and self.after_commit is not None:
+                follow_up = asyncio.ensure_future(self.after_commit(committed))
+                self._following.add(follow_up)
+                follow_up.add_done_callback(self._following.discard)
+                await asyncio.shield(follow_up)
+
+    async def settle(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, for the after-commit work of transactions whose
+        callers were cancelled (before shutting down what that work uses)."""
+        if self._following:
+            await asyncio.wait(set(self._following), timeout=timeout)
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:

@@ -88,8 +88,8 @@ class RedisEventBus:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(1.0):
                             batch = await self._outgoing.get()
+                    self._lost = False  # a drop while the marker is on its way sets it again
                     await self._publish(())
-                    self._lost = False
                 else:
                     batch = await self._outgoing.get()
                 if batch:

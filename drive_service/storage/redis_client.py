@@ -47,13 +47,14 @@ class RedisGuard:
         """Redis is worth trying (no failure in the last ``cooldown`` seconds)."""
         return self._clock() >= self._skip_until
 
-    async def run(self, command: Callable[[], Awaitable[T]]) -> T:
-        """The command's result.
+    async def run(self, command: Callable[[], Awaitable[T]], *, even_if_recently_failed: bool = False) -> T:
+        """The command's result. ``even_if_recently_failed`` tries even during the cool-down
+        (for commands whose skipping would cost correctness rather than time).
 
         Raises:
             RedisUnavailable: Redis failed recently, failed now, or did not answer in time.
         """
-        if not self.available:
+        if not (self.available or even_if_recently_failed):
             raise RedisUnavailable("skipped: Redis failed recently")
         try:
             async with asyncio.timeout(self._timeout):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import secrets
@@ -29,6 +30,7 @@ Loader = Callable[[], Awaitable[Task | None]]
 _DATETIMES = frozenset(column.name for column in tasks.c if isinstance(column.type, UtcDateTime))
 #: Part of every key: instances of two versions never read each other's encoding.
 _VERSION = "v1"
+_RETRY_CHUNK = 1000
 
 
 class TaskCache(Protocol):
@@ -116,35 +118,48 @@ class RedisTaskCache:
         return task
 
     async def invalidate(self, task_ids: Iterable[str]) -> None:
-        batch = set(task_ids) | self._pending
+        batch = set(task_ids)
         if not batch:
             return
-        pipeline = self._client.pipeline(transaction=False)
-        for task_id in batch:
-            cached, generation = self._keys(task_id)
-            pipeline.set(generation, secrets.token_hex(8), px=self._ttl_ms * 2)
-            pipeline.delete(cached)
-        try:
-            await self._guard.run(pipeline.execute)
-        except RedisUnavailable as error:
-            self._pending |= batch
-            if len(self._pending) > self._max_pending:
-                self._pending.clear()
-                self._overflowed = True
-            _log.warning("task cache invalidation deferred: %s", error, extra={"tasks": len(batch)})
+        # Tried even during the guard's cool-down: a skipped invalidation could let another
+        # instance serve the old row to someone reacting to this change's event.
+        if await self._invalidate(batch, even_if_recently_failed=True):
+            self._pending -= batch
             return
-        self._pending -= batch
+        self._pending |= batch
+        if len(self._pending) > self._max_pending:
+            self._pending.clear()
+            self._overflowed = True
 
     async def retry_pending(self) -> None:
         if not self._guard.available:
             return
         if self._overflowed:
             await self._flush()
-        if self._pending:
-            await self.invalidate(())
+        while self._pending:
+            chunk = set(itertools.islice(self._pending, _RETRY_CHUNK))
+            if not await self._invalidate(chunk):
+                return
+            self._pending -= chunk
+
+    async def _invalidate(self, task_ids: set[str], *, even_if_recently_failed: bool = False) -> bool:
+        pipeline = self._client.pipeline(transaction=False)
+        for task_id in task_ids:
+            cached, generation = self._keys(task_id)
+            pipeline.set(generation, secrets.token_hex(8), px=self._ttl_ms * 2)
+            pipeline.delete(cached)
+        try:
+            await self._guard.run(pipeline.execute, even_if_recently_failed=even_if_recently_failed)
+        except RedisUnavailable as error:
+            _log.warning("task cache invalidation deferred: %s", error, extra={"tasks": len(task_ids)})
+            return False
+        return True
 
     def _keys(self, task_id: str) -> list[str]:
-        return [f"{self._prefix}:task:{_VERSION}:{task_id}", f"{self._prefix}:task-generation:{task_id}"]
+        return [
+            f"{self._prefix}:task:{_VERSION}:{task_id}",
+            f"{self._prefix}:task-generation:{_VERSION}:{task_id}",
+        ]
 
     async def _flush(self) -> None:
         """Drop every cached task (after more invalidations failed than could be remembered)."""

@@ -45,12 +45,12 @@ class SqlTaskStore:
             await conn.execute(insert(tasks).values(**task_row(task)))
             return await outbox.record(conn, task.updated_at, events)
 
-    async def get(self, account_id: str, task_id: str) -> Task | None:
+    async def get(self, account_id: str, task_id: str, *, fresh: bool = False) -> Task | None:
         async def load() -> Task | None:
             async with self._db.read() as conn:
                 return await _select_one(conn, account_id, task_id, lock=False)
 
-        task = await self._cache.read(task_id, load)
+        task = await load() if fresh else await self._cache.read(task_id, load)
         # Ids are unique: a cached task of another account means "not yours".
         return task if task is not None and task.account_id == account_id else None
 

@@ -33,6 +33,7 @@ async def test_a_failure_skips_redis_until_the_cool_down_passes() -> None:
     assert not guard.available
     with pytest.raises(RedisUnavailable):
         await guard.run(answers)  # not even tried
+    assert await guard.run(answers, even_if_recently_failed=True) == "ok"  # for invalidations
     clock.now += 2.0
     assert await guard.run(answers) == "ok"
 
