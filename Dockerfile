@@ -20,6 +20,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER drive
 WORKDIR /var/lib/drive
 EXPOSE 50051
+# Production: DATABASE_URL=postgresql+asyncpg://..., REDIS_URL=redis://...; for Prometheus set
+# DRIVE_METRICS_LISTEN=0.0.0.0:9464 and publish that port.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import grpc, sys; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; ch = grpc.insecure_channel('127.0.0.1:50051'); r = g.HealthStub(ch).Check(h.HealthCheckRequest(), timeout=4); sys.exit(0 if r.status == h.HealthCheckResponse.SERVING else 1)"]
 CMD ["drive-service", "serve"]
