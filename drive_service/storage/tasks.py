@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
@@ -76,10 +77,20 @@ class SqlTaskStore:
         order = (column.desc(), tasks.c.task_id.desc()) if query.descending else (column, tasks.c.task_id)
         page = select(tasks).where(condition).order_by(*order).offset(query.offset).limit(query.limit)
         count = select(func.count()).select_from(tasks).where(condition)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(page)).mappings().all()
-            total = (await conn.execute(count)).scalar_one()
-        return [task_from_row(row) for row in rows], int(total)
+
+        async def read_page() -> list[Any]:
+            async with self._db.read() as conn:
+                return list((await conn.execute(page)).mappings().all())
+
+        async def read_total() -> int:
+            async with self._db.read() as conn:
+                return int((await conn.execute(count)).scalar_one())
+
+        # On two connections at once: a page costs the slower of the two queries, not their sum
+        # (the total may then count a change the page just missed, as any later call could).
+        async with asyncio.TaskGroup() as group:
+            rows, total = group.create_task(read_page()), group.create_task(read_total())
+        return [task_from_row(row) for row in rows.result()], total.result()
 
     async def delete_terminal(self, account_id: str, updated_before: datetime) -> int:
         statement = delete(tasks).where(
