@@ -88,8 +88,11 @@ class SqlTaskStore:
 
         # On two connections at once: a page costs the slower of the two queries, not their sum
         # (the total may then count a change the page just missed, as any later call could).
-        async with asyncio.TaskGroup() as group:
-            rows, total = group.create_task(read_page()), group.create_task(read_total())
+        try:
+            async with asyncio.TaskGroup() as group:
+                rows, total = group.create_task(read_page()), group.create_task(read_total())
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # e.g. Unavailable, as a single read raises it
         return [task_from_row(row) for row in rows.result()], total.result()
 
     async def delete_terminal(self, account_id: str, updated_before: datetime) -> int:
