@@ -155,29 +155,30 @@ class EventWatcher:
             if after_sequence > newest:
                 raise ResyncRequired(after_sequence, self._retention_hours)
             last = after_sequence if after_sequence > 0 else newest
-            stream = self._stream(subscription, last, accept)
+            stream = self._stream(subscription, last, accept, behind=last < newest)
             try:
                 yield stream
             finally:
                 await stream.aclose()
 
     async def _stream(
-        self, subscription: Subscription, last: int, accept: Callable[[RecordedEvent], bool]
+        self,
+        subscription: Subscription,
+        last: int,
+        accept: Callable[[RecordedEvent], bool],
+        *,
+        behind: bool,
     ) -> AsyncGenerator[RecordedEvent, None]:
-        account_id = subscription.account_id
-        async for recorded in self._catch_up(account_id, last):
-            last = recorded.sequence
-            if accept(recorded):
-                yield recorded
+        """``behind``: the outbox holds events after ``last`` that live delivery will not bring."""
         while True:
-            live = await subscription.next()
-            if live is not None and live.sequence <= last:
-                continue
-            if live is None or live.sequence > last + 1:
-                async for recorded in self._catch_up(account_id, last):
+            if behind:
+                async for recorded in self._catch_up(subscription.account_id, last):
                     last = recorded.sequence
                     if accept(recorded):
                         yield recorded
+            live = await subscription.next()
+            behind = live is None or live.sequence > last + 1  # a marker or a hole: read the outbox
+            if behind or live is None or live.sequence <= last:
                 continue
             last = live.sequence
             if accept(live):
