@@ -36,8 +36,9 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         self._idle = stream_idle_seconds
 
     def _reader(self, context: grpc.aio.ServicerContext, account_id: str) -> Reader:
-        pace = functools.partial(self._limits.pace, account_id, "upload_bytes")
-        return functools.partial(_read_paced, context, pace, self._idle)
+        return _StreamReader(
+            context, functools.partial(self._limits.pace, account_id, "upload_bytes"), self._idle
+        )
 
     async def CreateUploadTask(
         self, request: uploads_pb2.CreateUploadTaskRequest, context: grpc.aio.ServicerContext
@@ -251,24 +252,39 @@ def _upload_request(message: uploads_pb2.CreateUploadTaskRequest) -> rules.Uploa
 Pace = Callable[[int], Awaitable[None]]
 #: The call's next request message, or ``grpc.aio.EOF``.
 Reader = Callable[[], Awaitable[Any]]
+#: Stream bytes are charged to the upload budget this many at a time (and at the end): a budget
+#: check per message would put a limiter round trip (Redis) on every message of the hot path.
+_CHARGE_EVERY = 4 * 1024 * 1024
 
 
-async def _read_paced(context: grpc.aio.ServicerContext, pace: Pace, idle_seconds: float) -> Any:
-    """The call's next message (or EOF); its bytes are charged to the account's upload budget,
-    which slows the sender down (by not reading on) while the budget refills.
+class _StreamReader:
+    """Reads a stream's messages with a bound on the client's silence, charging their bytes to
+    the account's upload budget; while it refills the sender is slowed down (nothing is read)."""
 
-    Raises:
-        StreamStalled: the client sent nothing for ``idle_seconds`` (pacing is not counted).
-    """
-    try:
-        async with asyncio.timeout(idle_seconds):
-            message = await context.read()
-    except TimeoutError:
-        raise StreamStalled(idle_seconds) from None
-    if message is not grpc.aio.EOF and message.data:
-        received(len(message.data))
-        await pace(len(message.data))
-    return message
+    def __init__(self, context: grpc.aio.ServicerContext, pace: Pace, idle_seconds: float) -> None:
+        self._context = context
+        self._pace = pace
+        self._idle = idle_seconds
+        self._owed = 0
+
+    async def __call__(self) -> Any:
+        """The next message, or EOF once every byte is paid for.
+
+        Raises:
+            StreamStalled: the client sent nothing for ``idle_seconds`` (pacing is not counted).
+        """
+        try:
+            async with asyncio.timeout(self._idle):
+                message = await self._context.read()
+        except TimeoutError:
+            raise StreamStalled(self._idle) from None
+        if message is not grpc.aio.EOF:
+            received(len(message.data))
+            self._owed += len(message.data)
+        if self._owed >= _CHARGE_EVERY or (message is grpc.aio.EOF and self._owed):
+            owed, self._owed = self._owed, 0
+            await self._pace(owed)
+        return message
 
 
 class _ChunkPieces:
