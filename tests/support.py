@@ -92,6 +92,20 @@ def error_reason(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str, dic
     return error.code(), infos[0].reason, dict(infos[0].metadata)
 
 
+def retry_delay(error: grpc.aio.AioRpcError) -> float:
+    """Seconds of the one RetryInfo a failed call carries."""
+    status = rpc_status.from_call(error)
+    assert status is not None, f"no rich status on {error.code()}: {error.details()}"
+    delays = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            delays.append(info.retry_delay.ToTimedelta().total_seconds())
+    assert len(delays) == 1, "a retryable error carries one RetryInfo"
+    return delays[0]
+
+
 class FakeClock:
     """A clock the test moves by hand."""
 

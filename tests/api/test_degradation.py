@@ -14,8 +14,6 @@ from typing import TypeVar
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from drive.v1 import (
     events_pb2,
@@ -41,6 +39,7 @@ from tests.support import (
     error_reason,
     new_account,
     postgres_database,
+    retry_delay,
     running_app,
     settings_for,
     token_for,
@@ -70,12 +69,7 @@ async def expect_unavailable(call: Awaitable[object]) -> None:
         await call
     code, reason, _ = error_reason(caught.value)
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE")
-    status = rpc_status.from_call(caught.value)
-    retries = [d for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
-    assert len(retries) == 1
-    retry = error_details_pb2.RetryInfo()
-    retries[0].Unpack(retry)
-    assert retry.retry_delay.ToMilliseconds() > 0
+    assert retry_delay(caught.value) > 0
 
 
 async def until_ok(call: Callable[[], Awaitable[Result]]) -> Result:

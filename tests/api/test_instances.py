@@ -14,12 +14,19 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import json_format
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2, tasks_pb2_grpc
 from tests.api.faults import JWT_SECRET, ServerProcess, server_process
-from tests.support import PG_ENV, auth, error_reason, new_account, postgres_database, settings_for, token_for
+from tests.support import (
+    PG_ENV,
+    auth,
+    error_reason,
+    new_account,
+    postgres_database,
+    retry_delay,
+    settings_for,
+    token_for,
+)
 
 REDIS_ENV = "DRIVE_TEST_REDIS_URL"
 _WAIT = 30.0
@@ -64,18 +71,6 @@ def metadata_for(tmp_path: Path, account_id: str) -> tuple[tuple[str, str], ...]
 async def create(instance: Instance, metadata: tuple[tuple[str, str], ...], name: str) -> tasks_pb2.Task:
     request = tasks_pb2.CreateTaskRequest(type=task_enums_pb2.TASK_TYPE_CUSTOM, name=name)
     return (await instance.tasks.CreateTask(request, metadata=metadata)).task
-
-
-def retry_delay(error: grpc.aio.AioRpcError) -> float:
-    """Seconds of the RetryInfo detail of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return info.retry_delay.ToTimedelta().total_seconds()
-    raise AssertionError("no RetryInfo")
 
 
 async def next_event(stream: object) -> events_pb2.TaskEvent:

@@ -12,12 +12,11 @@ import pytest
 
 from drive.v1 import task_enums_pb2, tasks_pb2, uploads_pb2
 from tests.api.faults import BACKEND_NAMES, backend_database
-from tests.api.test_instances import retry_delay
 from tests.api.test_policies import _client
 from tests.api.test_tasks import expect_error
 from tests.api.uploading import CHUNK, create, payload, send_chunk
 from tests.conftest import Client
-from tests.support import new_account, running_app, settings_for
+from tests.support import new_account, retry_delay, running_app, settings_for
 
 pytestmark = pytest.mark.parametrize("backend_name", BACKEND_NAMES)
 

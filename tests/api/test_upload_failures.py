@@ -10,8 +10,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from sqlalchemy import select
 
 from drive.v1 import (
@@ -37,7 +35,7 @@ from tests.api.faults import (
 )
 from tests.api.uploading import CHUNK, Payload, complete, create, payload, send_all, send_chunk
 from tests.conftest import Client, make_client
-from tests.support import auth, error_reason, new_account, running_app, settings_for, token_for
+from tests.support import auth, error_reason, new_account, retry_delay, running_app, settings_for, token_for
 
 IN_PROGRESS = task_enums_pb2.TASK_STATUS_IN_PROGRESS
 _CALL_TIMEOUT = 15.0  # no single step of these tests may hang the suite
@@ -107,15 +105,7 @@ async def _expect_unavailable(call: object) -> None:
         await asyncio.wait_for(call, _CALL_TIMEOUT)  # type: ignore[arg-type]
     code, reason, _ = error_reason(caught.value)
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE")
-    status = rpc_status.from_call(caught.value)
-    assert status is not None
-    delays = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            delays.append(info.retry_delay.ToTimedelta().total_seconds())
-    assert len(delays) == 1 and delays[0] > 0, "a retryable error carries one RetryInfo"
+    assert retry_delay(caught.value) > 0
 
 
 async def _assert_stored(client: Client, file: files_pb2.CloudFile, pool_root: Path, data: Payload) -> None:
