@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import signal
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
@@ -23,6 +24,7 @@ from drive.v1 import (
     uploads_pb2_grpc,
 )
 from drive_service.app import App
+from drive_service.config import Settings
 from drive_service.storage import blobs, models
 from drive_service.storage.blobs import LocalBlobStore, blob_path
 from tests.api.faults import (
@@ -50,6 +52,16 @@ def _client(channel: grpc.aio.Channel, account_id: str, metadata: tuple[tuple[st
         uploads=uploads_pb2_grpc.UploadServiceStub(channel),
         files=files_pb2_grpc.FileServiceStub(channel),
     )
+
+
+@asynccontextmanager
+async def _serving(settings: Settings, store: LocalBlobStore) -> AsyncIterator[tuple[App, Client]]:
+    """A started server on ``store`` and a client for a fresh account."""
+    async with (
+        running_app(settings, blob_store=store) as app,
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+    ):
+        yield app, make_client(app, channel)
 
 
 def _stream(task_id: str, data: Payload, indexes: Iterable[int], piece: int = CHUNK) -> list[object]:
@@ -220,11 +232,7 @@ async def test_chunk_write_failure_is_retryable(tmp_path: Path, backend_name: st
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
         store = FaultyBlobStore(settings.uploads_path, fail_write_offsets=frozenset({CHUNK, 3 * CHUNK}))
-        async with (
-            running_app(settings, blob_store=store) as app,
-            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-        ):
-            client = make_client(app, channel)
+        async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             await send_chunk(client, task_id, 0, data.chunk(0))
             # Half of chunk 1 reaches the disk, then the disk fails: the chunk is not acknowledged.
@@ -259,11 +267,7 @@ async def test_storage_failure_during_completion_is_retryable(
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
         store = FaultyBlobStore(settings.uploads_path, fail_hash=fault == "hash", fail_adopt=fault == "adopt")
-        async with (
-            running_app(settings, blob_store=store) as app,
-            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-        ):
-            client = make_client(app, channel)
+        async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             if fault == "hash":
                 # Out of order: completion must read the staging file back to hash it (chunks
@@ -368,11 +372,7 @@ async def test_buffer_limit_bounds_chunks_in_flight(tmp_path: Path, backend_name
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url, DRIVE_MAX_BUFFERED_CHUNKS=str(limit))
         store = _WatchingBlobStore(settings.uploads_path)
-        async with (
-            running_app(settings, blob_store=store) as app,
-            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-        ):
-            client = make_client(app, channel)
+        async with _serving(settings, store) as (app, client):
             task_ids = [(await create(client, data)).task_id for data in uploads]
             results = await asyncio.gather(
                 *(
@@ -398,11 +398,7 @@ async def test_out_of_order_chunks_are_read_back_at_completion(tmp_path: Path, b
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
         store = _WatchingBlobStore(settings.uploads_path)
-        async with (
-            running_app(settings, blob_store=store) as app,
-            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-        ):
-            client = make_client(app, channel)
+        async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             await send_chunk(client, task_id, 0, data.chunk(0))
             await _upload_chunks(client, _stream(task_id, data, [2, 1, 3]))
@@ -411,11 +407,9 @@ async def test_out_of_order_chunks_are_read_back_at_completion(tmp_path: Path, b
             await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
         # A restarted process knows no running digest: it reads the staging file back.
         data = payload(CHUNK * 2)
-        async with running_app(settings, blob_store=store) as app:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-                client = make_client(app, channel)
-                task_id = (await create(client, data)).task_id
-                await send_all(client, task_id, data)
+        async with _serving(settings, store) as (app, client):
+            task_id = (await create(client, data)).task_id
+            await send_all(client, task_id, data)
         store.read_back.clear()
         async with running_app(settings, blob_store=store) as app:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
@@ -431,11 +425,7 @@ async def test_wrong_content_received_in_order_is_a_hash_mismatch(tmp_path: Path
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
         store = _WatchingBlobStore(settings.uploads_path)
-        async with (
-            running_app(settings, blob_store=store) as app,
-            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
-        ):
-            client = make_client(app, channel)
+        async with _serving(settings, store) as (_, client):
             task_id = (await create(client, data)).task_id
             other = payload(len(data.data))  # same size, other bytes
             await _upload_chunks(client, _stream(task_id, other, range(3)))
