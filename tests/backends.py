@@ -16,7 +16,7 @@ import socket
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
+from typing import NoReturn, Self
 
 import pytest
 
@@ -86,7 +86,35 @@ def _postgres_binaries() -> tuple[str, str]:
     return initdb, pg_ctl
 
 
-class PrivatePostgres:
+class _PrivateServer:
+    """A server of the test's own: prepared and started on entry, removed on exit (also when
+    starting fails)."""
+
+    async def prepare(self) -> None:
+        """One-time set-up before the first start (nothing by default)."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def cleanup(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.prepare()
+            await self.start()
+        except BaseException:
+            await self.cleanup()
+            raise
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.cleanup()
+
+
+class PrivatePostgres(_PrivateServer):
     """A throwaway PostgreSQL cluster (trust auth, user ``postgres``) on 127.0.0.1:``port``.
 
     ``async with`` creates it, starts it and, on exit, stops it and deletes its folder. ``stop``
@@ -117,22 +145,11 @@ class PrivatePostgres:
         """The SQLAlchemy URL of the ``postgres`` database."""
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
-    async def __aenter__(self) -> PrivatePostgres:
-        try:
-            await _run(
-                *self._as_user, self._initdb, "-D", str(self._data), "-U", _PG_USER, "-A", "trust",
-                "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
-            )  # fmt: skip
-            await self.start()
-        except BaseException:
-            await self.cleanup()
-            raise
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.cleanup()
+    async def prepare(self) -> None:
+        await _run(
+            *self._as_user, self._initdb, "-D", str(self._data), "-U", _PG_USER, "-A", "trust",
+            "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+        )  # fmt: skip
 
     async def start(self) -> None:
         """Start on the same port and data; returns once it accepts connections."""
@@ -159,7 +176,7 @@ class PrivatePostgres:
             shutil.rmtree(self._root, ignore_errors=True)
 
 
-class PrivateRedis:
+class PrivateRedis(_PrivateServer):
     """A throwaway Redis without persistence on 127.0.0.1:``port``, run as a child process.
 
     ``async with`` starts it and, on exit, stops it and deletes its folder; ``stop`` and ``start``
@@ -179,19 +196,6 @@ class PrivateRedis:
     def url(self) -> str:
         """The redis:// URL of database 0."""
         return f"redis://127.0.0.1:{self.port}/0"
-
-    async def __aenter__(self) -> PrivateRedis:
-        try:
-            await self.start()
-        except BaseException:
-            await self.cleanup()
-            raise
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.cleanup()
 
     async def start(self) -> None:
         """Start on the same port; returns once it answers PING."""
