@@ -82,7 +82,6 @@ class App:
         self.db = Database(settings.database_url)
         self.metrics = Metrics(clock)
         self.hub = EventHub()
-        self.instance_id = new_id()
         self.redis = command_client(settings.redis_url) if settings.redis_url else None
         self.redis_guard = RedisGuard()  # shared: one failure spares every hot-path caller
         cache = self.task_cache = self._task_cache()
@@ -94,31 +93,8 @@ class App:
             self.hub.publish(change.events)
 
         self.db.after_commit = committed
-        self.bus: RedisEventBus | None = None
-        if self.redis is not None and settings.redis_url:
-
-            async def redis_back() -> None:
-                """Redis (re)connected: re-read what it may have dropped, redo lost invalidations."""
-                self.hub.resync()
-                await cache.retry_pending()
-
-            self.bus = RedisEventBus(
-                self.redis,
-                settings.redis_url,
-                self.instance_id,
-                self.hub.deliver,
-                self.hub.resync,
-                redis_back,
-                on_drop=self.metrics.sink_drops("redis"),
-                prefix=settings.redis_prefix,
-            )
-            self.hub.forward_to(self.bus.forward)
-        self.ring_sink: RingSink | None = None
-        ring = settings.ring
-        if ring.address is not None:
-            ring_client = GrpcRingClient(ring.address, ring.call_timeout_seconds, ring.retry_max_seconds)
-            self.ring_sink = RingSink(ring_client, ring, on_drop=self.metrics.sink_drops("ring"))
-            self.hub.forward_to(self.ring_sink.offer)
+        self.bus = self._event_bus()
+        self.ring_sink = self._ring_sink()
         store = SqlTaskStore(self.db, cache)
         self.metrics.track_tasks(store.count_by_status)
         event_log = self._event_log = SqlEventLog(self.db)
@@ -302,6 +278,39 @@ class App:
             await self.task_cache.retry_pending()
             await self.redis.aclose()
         _log.info("stopped")
+
+    def _event_bus(self) -> RedisEventBus | None:
+        """Fan-out to and from the other instances, when Redis is configured."""
+        if self.redis is None or self.settings.redis_url is None:
+            return None
+
+        async def redis_back() -> None:
+            """Redis (re)connected: re-read what it may have dropped, redo lost invalidations."""
+            self.hub.resync()
+            await self.task_cache.retry_pending()
+
+        bus = RedisEventBus(
+            self.redis,
+            self.settings.redis_url,
+            new_id(),
+            self.hub.deliver,
+            self.hub.resync,
+            redis_back,
+            on_drop=self.metrics.sink_drops("redis"),
+            prefix=self.settings.redis_prefix,
+        )
+        self.hub.forward_to(bus.forward)
+        return bus
+
+    def _ring_sink(self) -> RingSink | None:
+        """Deliveries to DysonNetwork's Ring service, when its address is configured."""
+        ring = self.settings.ring
+        if ring.address is None:
+            return None
+        client = GrpcRingClient(ring.address, ring.call_timeout_seconds, ring.retry_max_seconds)
+        sink = RingSink(client, ring, on_drop=self.metrics.sink_drops("ring"))
+        self.hub.forward_to(sink.offer)
+        return sink
 
     def _task_cache(self) -> TaskCache:
         """Redis when configured; else none: processes sharing a database without Redis (API
