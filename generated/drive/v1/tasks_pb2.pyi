@@ -58,7 +58,7 @@ class Task(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[_task_enums_pb2.TaskType, str]] = ..., status: _Optional[_Union[_task_enums_pb2.TaskStatus, str]] = ..., progress: _Optional[float] = ..., status_message: _Optional[str] = ..., priority: _Optional[int] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., results: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error_message: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., estimated_duration_seconds: _Optional[int] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("type", "name", "description", "priority", "parameters", "expired_at", "estimated_duration_seconds")
+    __slots__ = ("type", "name", "description", "priority", "parameters", "expired_at", "estimated_duration_seconds", "request_id")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class CreateTaskRequest(_message.Message):
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_AT_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     type: _task_enums_pb2.TaskType
     name: str
     description: str
@@ -73,7 +74,8 @@ class CreateTaskRequest(_message.Message):
     parameters: _struct_pb2.Struct
     expired_at: _timestamp_pb2.Timestamp
     estimated_duration_seconds: int
-    def __init__(self, type: _Optional[_Union[_task_enums_pb2.TaskType, str]] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., priority: _Optional[int] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., estimated_duration_seconds: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, type: _Optional[_Union[_task_enums_pb2.TaskType, str]] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., priority: _Optional[int] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., estimated_duration_seconds: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateTaskResponse(_message.Message):
     __slots__ = ("task",)

@@ -54,7 +54,7 @@ class UploadTask(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., file_name: _Optional[str] = ..., file_size: _Optional[int] = ..., content_type: _Optional[str] = ..., chunk_size: _Optional[int] = ..., chunks_count: _Optional[int] = ..., chunks_uploaded: _Optional[int] = ..., progress: _Optional[float] = ..., status: _Optional[_Union[_task_enums_pb2.TaskStatus, str]] = ..., pool_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., hash: _Optional[str] = ..., encrypted: _Optional[bool] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class CreateUploadTaskRequest(_message.Message):
-    __slots__ = ("file_name", "file_size", "content_type", "pool_id", "bundle_id", "chunk_size", "encrypt_password", "expired_at", "hash")
+    __slots__ = ("file_name", "file_size", "content_type", "pool_id", "bundle_id", "chunk_size", "encrypt_password", "expired_at", "hash", "request_id")
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class CreateUploadTaskRequest(_message.Message):
     ENCRYPT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_AT_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     file_name: str
     file_size: int
     content_type: str
@@ -73,21 +74,26 @@ class CreateUploadTaskRequest(_message.Message):
     encrypt_password: str
     expired_at: _timestamp_pb2.Timestamp
     hash: str
-    def __init__(self, file_name: _Optional[str] = ..., file_size: _Optional[int] = ..., content_type: _Optional[str] = ..., pool_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., chunk_size: _Optional[int] = ..., encrypt_password: _Optional[str] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hash: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, file_name: _Optional[str] = ..., file_size: _Optional[int] = ..., content_type: _Optional[str] = ..., pool_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., chunk_size: _Optional[int] = ..., encrypt_password: _Optional[str] = ..., expired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hash: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateUploadTaskResponse(_message.Message):
-    __slots__ = ("file_exists", "file", "task_id", "chunk_size", "chunks_count")
+    __slots__ = ("file_exists", "file", "task_id", "chunk_size", "chunks_count", "resumed", "missing_chunks")
     FILE_EXISTS_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     file_exists: bool
     file: _files_pb2.CloudFile
     task_id: str
     chunk_size: int
     chunks_count: int
-    def __init__(self, file_exists: _Optional[bool] = ..., file: _Optional[_Union[_files_pb2.CloudFile, _Mapping]] = ..., task_id: _Optional[str] = ..., chunk_size: _Optional[int] = ..., chunks_count: _Optional[int] = ...) -> None: ...
+    resumed: bool
+    missing_chunks: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, file_exists: _Optional[bool] = ..., file: _Optional[_Union[_files_pb2.CloudFile, _Mapping]] = ..., task_id: _Optional[str] = ..., chunk_size: _Optional[int] = ..., chunks_count: _Optional[int] = ..., resumed: _Optional[bool] = ..., missing_chunks: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class UploadChunkRequest(_message.Message):
     __slots__ = ("task_id", "chunk_index", "data", "crc32c")
@@ -156,10 +162,12 @@ class UploadFileResponse(_message.Message):
     def __init__(self, file_exists: _Optional[bool] = ..., file: _Optional[_Union[_files_pb2.CloudFile, _Mapping]] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class CompleteUploadRequest(_message.Message):
-    __slots__ = ("task_id",)
+    __slots__ = ("task_id", "hash")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    hash: str
+    def __init__(self, task_id: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class CompleteUploadResponse(_message.Message):
     __slots__ = ("file",)
