@@ -35,7 +35,7 @@ class DriveError(Exception):
         super().__init__(message)
         self.message = message
         self.reason = reason or self.default_reason
-        self.metadata = {key: str(value) for key, value in metadata.items() if value is not None}
+        self.metadata = {_camel(key): str(value) for key, value in metadata.items() if value is not None}
 
 
 class InvalidArgument(DriveError):
@@ -170,3 +170,9 @@ class Unimplemented(DriveError):
 
     code = "UNIMPLEMENTED"
     default_reason = "NOT_IMPLEMENTED"
+
+
+def _camel(key: str) -> str:
+    """ErrorInfo metadata keys are lowerCamelCase (``task_id`` -> ``taskId``), as google.rpc.ErrorInfo asks."""
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

@@ -117,7 +117,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
             await self._uploads.receive_stream(caller.account_id, pieces)
             file = await self._uploads.complete(caller.account_id, task_id)
         except DriveError as error:
-            error.metadata.setdefault("task_id", task_id)
+            error.metadata.setdefault("taskId", task_id)
             raise
         return uploads_pb2.UploadFileResponse(file_exists=False, file=cloud_file(file), task_id=task_id)
 

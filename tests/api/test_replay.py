@@ -53,7 +53,7 @@ async def test_events_older_than_the_window_need_a_resync(backend_name: str, tmp
                 details = await expect_error(
                     watch.read(), grpc.StatusCode.FAILED_PRECONDITION, "RESYNC_REQUIRED"
                 )
-                assert details == {"after_sequence": "1", "retention_hours": "24"}
+                assert details == {"afterSequence": "1", "retentionHours": "24"}
                 assert await _first(client, 3) == (4, newest)  # nothing missed after 3: fine
 
 

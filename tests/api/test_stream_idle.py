@@ -47,7 +47,7 @@ async def test_a_stalled_stream_is_ended_and_frees_its_buffer(backend_name: str,
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "STREAM_IDLE",
             )
-            assert details == {"idle_seconds": "0.3"}
+            assert details == {"idleSeconds": "0.3"}
 
             async def rest() -> AsyncIterator[uploads_pb2.UploadChunksRequest]:
                 yield uploads_pb2.UploadChunksRequest(task_id=task_id, chunk_index=1, data=data.chunk(1))

@@ -172,7 +172,7 @@ async def test_illegal_transition(client: Client, status: int, action: str) -> N
         grpc.StatusCode.FAILED_PRECONDITION,
         "INVALID_TASK_STATE",
     )
-    assert metadata["task_id"] == ident
+    assert metadata["taskId"] == ident
     after = (
         await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=ident), metadata=client.metadata)
     ).task

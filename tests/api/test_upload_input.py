@@ -162,7 +162,7 @@ async def test_upload_file_rejects_wrong_length(client: Client) -> None:
     metadata = await expect_error(
         client.uploads.UploadFile(messages(b"!"), metadata=client.metadata), INVALID, "FILE_SIZE_MISMATCH"
     )
-    assert metadata["task_id"]
+    assert metadata["taskId"]
 
     async def no_metadata():  # type: ignore[no-untyped-def]
         yield uploads_pb2.UploadFileRequest(data=b"abc")

@@ -116,7 +116,7 @@ async def test_missing_chunks_then_resume(client: Client) -> None:
     metadata = await expect_error(
         complete(client, created.task_id), grpc.StatusCode.FAILED_PRECONDITION, "CHUNKS_MISSING"
     )
-    assert metadata["missing_chunks"] == "1,2"
+    assert metadata["missingChunks"] == "1,2"
     info = await client.uploads.GetUploadResumeInfo(
         uploads_pb2.GetUploadResumeInfoRequest(task_id=created.task_id), metadata=client.metadata
     )

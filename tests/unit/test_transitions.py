@@ -34,7 +34,7 @@ def test_every_pair(status: TaskStatus, action: Action) -> None:
         with pytest.raises(InvalidTaskState) as caught:
             next_status("t1", status, action)
         assert caught.value.reason == "INVALID_TASK_STATE"
-        assert caught.value.metadata == {"task_id": "t1", "status": status.value, "action": action.value}
+        assert caught.value.metadata == {"taskId": "t1", "status": status.value, "action": action.value}
     else:
         assert next_status("t1", status, action) is expected
 
