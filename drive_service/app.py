@@ -17,7 +17,6 @@ from drive_service import logs
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.metrics import MetricsInterceptor
 from drive_service.api.rate_limit import RateLimitInterceptor
-from drive_service.api.ring_client import GrpcRingClient
 from drive_service.api.services import SERVICE_NAMES, register_servicers
 from drive_service.config import Settings
 from drive_service.domain.ids import new_id
@@ -46,6 +45,7 @@ from drive_service.storage.outbox import SqlEventLog
 from drive_service.storage.redis_buckets import RedisBuckets
 from drive_service.storage.redis_bus import RedisEventBus
 from drive_service.storage.redis_client import RedisGuard, command_client
+from drive_service.storage.ring_client import GrpcRingClient
 from drive_service.storage.task_cache import NoTaskCache, RedisTaskCache, TaskCache
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore

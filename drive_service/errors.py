@@ -6,18 +6,26 @@ The hierarchy::
     ├── InvalidArgument        INVALID_ARGUMENT      (400)
     ├── Unauthenticated        UNAUTHENTICATED       (401)
     ├── PermissionDenied       PERMISSION_DENIED     (403)
+    │   └── QuotaExceeded
     ├── NotFound               NOT_FOUND             (404)
-    │   └── TaskNotFound
+    │   └── TaskNotFound, FileNotFound, BundleNotFound, PoolNotFound
     ├── AlreadyExists          ALREADY_EXISTS        (409)
+    │   └── ChunkAlreadyUploaded
     ├── FailedPrecondition     FAILED_PRECONDITION   (400)
-    │   └── InvalidTaskState
+    │   └── InvalidTaskState, ResyncRequired, LeaseLost, ChunksMissing
+    ├── DeadlineExceeded       DEADLINE_EXCEEDED     (504)
+    │   └── StreamStalled
     ├── ResourceExhausted      RESOURCE_EXHAUSTED    (429, with RetryInfo)
     ├── DataLoss               DATA_LOSS             (500)
+    │   └── HashMismatch, CorruptData
     ├── Unavailable            UNAVAILABLE           (503, with RetryInfo)
     └── Unimplemented          UNIMPLEMENTED         (501)
 
 Codes are names of ``grpc.StatusCode`` members so that this module stays free of transport
-imports; ``api/errors.py`` turns an instance into a ``google.rpc.Status`` in one place.
+imports; ``api/status.py`` turns an instance into a ``google.rpc.Status`` in one place.
+
+Two exceptions are not for callers but for task handlers and the worker: ``TaskFailed`` (fail the
+task with this message, no retry) and ``StopAttempt`` (the attempt lost its task: stop quietly).
 """
 
 from __future__ import annotations
@@ -63,6 +71,20 @@ class PermissionDenied(DriveError):
     default_reason = "PERMISSION_DENIED"
 
 
+class QuotaExceeded(PermissionDenied):
+    """Stored bytes (times the pools' cost) plus reservations plus this request exceed the quota."""
+
+    default_reason = "QUOTA_EXCEEDED"
+
+    def __init__(self, quota_bytes: int, used_bytes: int, reserved_bytes: int) -> None:
+        super().__init__(
+            "The upload would exceed the account's quota.",
+            quota_bytes=quota_bytes,
+            used_bytes=used_bytes,
+            reserved_bytes=reserved_bytes,
+        )
+
+
 class NotFound(DriveError):
     """The resource does not exist or belongs to another account."""
 
@@ -79,11 +101,51 @@ class TaskNotFound(NotFound):
         super().__init__(f"Task {task_id} was not found.", task_id=task_id)
 
 
+class FileNotFound(NotFound):
+    """No file with this id belongs to the caller (or it expired, or is a hidden task output)."""
+
+    default_reason = "FILE_NOT_FOUND"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"File {file_id} was not found.", file_id=file_id)
+
+
+class BundleNotFound(NotFound):
+    """No bundle with this id belongs to the caller."""
+
+    default_reason = "BUNDLE_NOT_FOUND"
+
+    def __init__(self, bundle_id: str) -> None:
+        super().__init__(f"Bundle {bundle_id} was not found.", bundle_id=bundle_id)
+
+
+class PoolNotFound(NotFound):
+    """No pool with this id is configured (or the caller may not see it)."""
+
+    default_reason = "POOL_NOT_FOUND"
+
+    def __init__(self, pool_id: str | None) -> None:
+        super().__init__(f"Pool {pool_id} was not found.", pool_id=pool_id)
+
+
 class AlreadyExists(DriveError):
     """The thing being created is already there."""
 
     code = "ALREADY_EXISTS"
     default_reason = "ALREADY_EXISTS"
+
+
+class ChunkAlreadyUploaded(AlreadyExists):
+    """Another call stored this chunk first; its bytes are kept."""
+
+    default_reason = "CHUNK_ALREADY_UPLOADED"
+
+    def __init__(self, task_id: str, chunk_index: int) -> None:
+        super().__init__(
+            f"Chunk {chunk_index} of task {task_id} is already uploaded.",
+            task_id=task_id,
+            chunk_index=chunk_index,
+        )
 
 
 class FailedPrecondition(DriveError):
@@ -122,10 +184,44 @@ class ResyncRequired(FailedPrecondition):
         )
 
 
-class StreamStalled(DriveError):
-    """An upload stream holding a chunk buffer sent nothing for too long."""
+class LeaseLost(FailedPrecondition):
+    """The attempt no longer holds the task: paused, cancelled, finished or rescued."""
+
+    default_reason = "LEASE_LOST"
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(
+            f"Task {task_id} is no longer leased to this attempt ({status}).", task_id=task_id, status=status
+        )
+        self.status = status
+
+
+class ChunksMissing(FailedPrecondition):
+    """An upload cannot complete before every chunk is stored."""
+
+    default_reason = "CHUNKS_MISSING"
+    #: Missing indexes named in the metadata (all are counted).
+    SHOWN = 50
+
+    def __init__(self, task_id: str, missing: list[int]) -> None:
+        super().__init__(
+            f"{len(missing)} chunks are missing.",
+            task_id=task_id,
+            missing_count=len(missing),
+            missing_chunks=",".join(map(str, missing[: self.SHOWN])),
+        )
+
+
+class DeadlineExceeded(DriveError):
+    """The call did not finish in time."""
 
     code = "DEADLINE_EXCEEDED"
+    default_reason = "DEADLINE_EXCEEDED"
+
+
+class StreamStalled(DeadlineExceeded):
+    """An upload stream holding a chunk buffer sent nothing for too long."""
+
     default_reason = "STREAM_IDLE"
 
     def __init__(self, idle_seconds: float) -> None:
@@ -154,6 +250,26 @@ class DataLoss(DriveError):
     default_reason = "DATA_LOSS"
 
 
+class HashMismatch(DataLoss):
+    """The received content does not match the declared SHA-256 (the upload then fails)."""
+
+    default_reason = "HASH_MISMATCH"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__("The uploaded data does not match the declared SHA-256 hash.", task_id=task_id)
+
+
+class CorruptData(DataLoss):
+    """A stored file's bytes are missing or fail their integrity check."""
+
+    default_reason = "CORRUPT_DATA"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(
+            f"The stored bytes of file {file_id} are missing or fail their integrity check.", file_id=file_id
+        )
+
+
 class Unavailable(DriveError):
     """A backend (database, Redis, storage) is down; the call may be retried."""
 
@@ -172,7 +288,16 @@ class Unimplemented(DriveError):
     default_reason = "NOT_IMPLEMENTED"
 
 
+class TaskFailed(Exception):
+    """Raised by a task handler: the task fails with this message at once and is not retried."""
+
+
+class StopAttempt(Exception):
+    """Raised to a task handler: its attempt no longer holds the task (paused, cancelled, finished
+    or rescued) and must stop without further writes."""
+
+
 def _camel(key: str) -> str:
-    """ErrorInfo metadata keys are lowerCamelCase (``task_id`` -> ``taskId``), as google.rpc.ErrorInfo asks."""
+    """ErrorInfo metadata keys are lowerCamelCase (``task_id`` -> ``taskId``), as ErrorInfo asks."""
     head, *rest = key.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)

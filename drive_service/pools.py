@@ -12,7 +12,7 @@ from typing import Any
 
 from drive_service.config import ConfigError
 from drive_service.domain.pools import Pool, PoolPolicy
-from drive_service.errors import NotFound
+from drive_service.errors import PoolNotFound
 
 VARIABLE = "DRIVE_POOLS_FILE"
 #: Id of the pool created when no pools file is given (unless STORAGE_PREFERRED_REMOTE names one).
@@ -36,7 +36,7 @@ class PoolRegistry:
         """
         pool = self._pools.get(pool_id or self.default_id)
         if pool is None:
-            raise NotFound(f"Pool {pool_id} was not found.", reason="POOL_NOT_FOUND", pool_id=pool_id)
+            raise PoolNotFound(pool_id)
         return pool
 
     def all(self) -> list[Pool]:

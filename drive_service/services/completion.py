@@ -9,18 +9,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
+from drive_service import crypto
 from drive_service.domain import events as ev
 from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload, effective_expiry
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status, require_in_progress
-from drive_service.errors import DataLoss, FailedPrecondition, NotFound, TaskNotFound
+from drive_service.errors import (
+    DataLoss,
+    FailedPrecondition,
+    FileNotFound,
+    TaskNotFound,
+)
 from drive_service.pools import PoolRegistry
 from drive_service.services.digests import PrefixDigests
 from drive_service.services.ports import FileStore
 from drive_service.services.quota import cost_multipliers, require_quota
-from drive_service.storage import encryption
 from drive_service.storage.blobs import LocalBlobStore
 from drive_service.storage.uploads import SqlUploadStore, UploadUnit
 
@@ -153,10 +158,10 @@ class UploadCompleter:
         staging = self._blobs.staging_file(task.task_id)
         if upload.encrypted:
             assert upload.wrapped_key is not None and upload.key_salt is not None
-            key = encryption.unwrap_key(self._master_key, upload.wrapped_key)
+            key = crypto.unwrap_key(self._master_key, upload.wrapped_key)
             salt = upload.key_salt
             blob_key, (sha256, stored_size) = await self._blobs.write_blob(
-                pool.root, lambda target: encryption.encrypt_file(staging, target, key=key, salt=salt)
+                pool.root, lambda target: crypto.encrypt_file(staging, target, key=key, salt=salt)
             )
             # Every chunk had its exact length, so the staging file holds exactly file_size bytes.
             size = upload.file_size
@@ -303,5 +308,5 @@ class UploadCompleter:
     async def _file(self, account_id: str, file_id: str) -> StoredFile:
         file = await self._files.get_file(account_id, file_id)
         if file is None:
-            raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+            raise FileNotFound(file_id)
         return file

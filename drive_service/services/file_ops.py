@@ -7,16 +7,22 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 
+from drive_service import crypto
 from drive_service.domain.files import Bundle, StoredFile
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
-from drive_service.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from drive_service.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    StopAttempt,
+    TaskFailed,
+)
 from drive_service.pools import PoolRegistry
 from drive_service.services.files import FileManager
-from drive_service.services.handlers import StopAttempt, TaskFailed
 from drive_service.services.ports import FileStore
 from drive_service.services.quota import check_quota
-from drive_service.storage import encryption
 from drive_service.storage.blobs import LocalBlobStore, blob_path
 from drive_service.storage.files import OutputStore
 
@@ -66,9 +72,9 @@ class FileOps:
             raise TaskFailed(f"File {file.id} is encrypted; a password is required.")
         try:
             await asyncio.to_thread(_decrypt_to, source, target, password)
-        except encryption.WrongPassword:
+        except crypto.WrongPassword:
             raise TaskFailed(f"The password does not open file {file.id}.") from None
-        except encryption.CorruptData:
+        except crypto.CorruptData:
             raise TaskFailed(f"File {file.id} is corrupt.") from None
         return target
 
@@ -111,7 +117,7 @@ class FileOps:
             raise TaskFailed(error.message) from None
         if password:
             blob_key, (sha256, stored_size) = await self._blobs.write_blob(
-                pool.root, lambda target: encryption.encrypt_file(source, target, password)
+                pool.root, lambda target: crypto.encrypt_file(source, target, password)
             )
         else:
             sha256, stored_size = await self._blobs.hash(source)
@@ -230,5 +236,5 @@ def _copy(source: Path, target: Path) -> None:
 
 def _decrypt_to(source: Path, target: Path, password: str) -> None:
     with target.open("wb") as writer:
-        for piece in encryption.decrypt_range(source, password, 0, None):
+        for piece in crypto.decrypt_range(source, password, 0, None):
             writer.write(piece)

@@ -10,16 +10,24 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from drive_service.crypto import CorruptData, WrongPassword, decrypt_range
 from drive_service.domain import validation as valid
 from drive_service.domain.files import Bundle, StoredFile, Usage
 from drive_service.domain.ids import is_well_formed, new_id
 from drive_service.domain.pools import Pool
-from drive_service.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from drive_service.errors import (
+    BundleNotFound,
+    DataLoss,
+    FileNotFound,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from drive_service.pools import PoolRegistry
 from drive_service.services.ports import FileStore
 from drive_service.services.tokens import Caller
 from drive_service.storage.blobs import LocalBlobStore, blob_path
-from drive_service.storage.encryption import CorruptData, WrongPassword, decrypt_range
 
 _log = logging.getLogger(__name__)
 MAX_BUNDLE_NAME = 255
@@ -56,7 +64,7 @@ class FileManager:
         """
         file = await self._store.get_file(account_id, _file_id(file_id), now=self._clock())
         if file is None:
-            raise _file_not_found(file_id)
+            raise FileNotFound(file_id)
         return file
 
     async def list_files(
@@ -166,7 +174,7 @@ class FileManager:
         """
         bundle = await self._store.get_bundle(account_id, _bundle_id(bundle_id))
         if bundle is None:
-            raise _bundle_not_found(bundle_id)
+            raise BundleNotFound(bundle_id)
         return bundle
 
     async def list_bundles(self, account_id: str, offset: int, limit: int | None) -> tuple[list[Bundle], int]:
@@ -349,7 +357,7 @@ def _file_id(value: str) -> str:
     if not value:
         raise InvalidArgument("The file id is required.", reason="FILE_ID_REQUIRED", field="file_id")
     if not is_well_formed(value):
-        raise _file_not_found(value[:64])
+        raise FileNotFound(value[:64])
     return value
 
 
@@ -357,13 +365,7 @@ def _bundle_id(value: str) -> str:
     if not value:
         raise InvalidArgument("The bundle id is required.", reason="BUNDLE_ID_REQUIRED", field="bundle_id")
     if not is_well_formed(value):
-        raise _bundle_not_found(value[:64])
+        raise BundleNotFound(value[:64])
     return value
 
 
-def _file_not_found(file_id: str) -> NotFound:
-    return NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
-
-
-def _bundle_not_found(bundle_id: str) -> NotFound:
-    return NotFound(f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id)

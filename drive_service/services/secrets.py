@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drive_service import crypto
 from drive_service.domain.tasks import SECRET_PARAMETERS
-from drive_service.storage import encryption
 
 
 class SecretBox:
@@ -21,11 +21,11 @@ class SecretBox:
         if not secrets:
             return parameters, None
         public = {key: value for key, value in parameters.items() if key not in SECRET_PARAMETERS}
-        return public, encryption.wrap_key(self._master_key, json.dumps(secrets).encode())
+        return public, crypto.wrap_key(self._master_key, json.dumps(secrets).encode())
 
     def open(self, sealed: bytes | None) -> dict[str, Any]:
         """The secrets sealed by :meth:`split` ({} for None)."""
         if sealed is None:
             return {}
-        values: dict[str, Any] = json.loads(encryption.unwrap_key(self._master_key, sealed))
+        values: dict[str, Any] = json.loads(crypto.unwrap_key(self._master_key, sealed))
         return values

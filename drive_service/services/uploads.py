@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import google_crc32c
 
+from drive_service import crypto
 from drive_service.domain import events as ev
 from drive_service.domain import uploads as rules
 from drive_service.domain.events import Event
@@ -19,9 +20,9 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, TaskType, next_status, require_in_progress
 from drive_service.errors import (
+    BundleNotFound,
     InvalidArgument,
     InvalidTaskState,
-    NotFound,
     TaskNotFound,
 )
 from drive_service.pools import PoolRegistry
@@ -31,7 +32,6 @@ from drive_service.services.ports import FileStore
 from drive_service.services.quota import check_quota, cost_multipliers, require_quota
 from drive_service.services.receiving import Data, Piece, StreamReceiver, StreamResult, size_mismatch
 from drive_service.services.tokens import Caller
-from drive_service.storage import encryption
 from drive_service.storage.blobs import LocalBlobStore
 from drive_service.storage.uploads import ChunkReceipt, SqlUploadStore, UploadStats
 
@@ -128,9 +128,9 @@ class UploadManager:
             # Checked before the deliberately slow key derivation, and again when stored.
             await self._check_bundle(caller.account_id, bundle_id)
             await check_quota(self._files, self._pools, caller.account_id, cost, self._limits.default_quota)
-            salt = encryption.new_salt()
-            key = await asyncio.to_thread(encryption.derive_key, request.encrypt_password, salt)
-            wrapped_key = encryption.wrap_key(self._limits.master_key, key)
+            salt = crypto.new_salt()
+            key = await asyncio.to_thread(crypto.derive_key, request.encrypt_password, salt)
+            wrapped_key = crypto.wrap_key(self._limits.master_key, key)
         task = Task(
             task_id=new_id(),
             account_id=caller.account_id,
@@ -180,7 +180,7 @@ class UploadManager:
         # Bundle, quota, dedup and the new rows in one transaction.
         async with self._store.unit(caller.account_id) as unit:
             if bundle_id is not None and await unit.bundle(bundle_id) is None:
-                raise _bundle_not_found(bundle_id)
+                raise BundleNotFound(bundle_id)
             multipliers = cost_multipliers(self._pools)
             require_quota(await unit.usage(multipliers, self._limits.default_quota), cost)
             if not encrypted and (existing := await unit.find_file(sha256, size, now)) is not None:
@@ -190,7 +190,7 @@ class UploadManager:
 
     async def _check_bundle(self, account_id: str, bundle_id: str | None) -> None:
         if bundle_id is not None and await self._files.get_bundle(account_id, bundle_id) is None:
-            raise _bundle_not_found(bundle_id)
+            raise BundleNotFound(bundle_id)
 
     async def get(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
         """The caller's upload. Raises TaskNotFound."""
@@ -378,6 +378,3 @@ def _crc32c(data: Data) -> int:
     # google_crc32c takes only immutable buffers: a bytearray or memoryview is copied first.
     return int(google_crc32c.value(data if isinstance(data, bytes) else bytes(data)))
 
-
-def _bundle_not_found(bundle_id: str) -> NotFound:
-    return NotFound(f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id)

@@ -19,9 +19,10 @@ from drive_service.domain import events as ev
 from drive_service.domain.events import Event
 from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
-from drive_service.services.handlers import Handler, StopAttempt, TaskContext, TaskFailed
+from drive_service.errors import LeaseLost, StopAttempt, TaskFailed
+from drive_service.services.handlers import Handler, TaskContext
 from drive_service.services.secrets import SecretBox
-from drive_service.storage.worker import LeaseLost, SqlWorkerStore
+from drive_service.storage.worker import SqlWorkerStore
 
 _log = logging.getLogger(__name__)
 

@@ -31,7 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.files import Bundle, StoredFile, Usage, effective_expiry
 from drive_service.domain.tasks import TaskStatus
-from drive_service.errors import FailedPrecondition, NotFound
+from drive_service.errors import (
+    BundleNotFound,
+    FailedPrecondition,
+    FileNotFound,
+)
 from drive_service.services.ports import BlobRelease
 from drive_service.storage.db import Database
 from drive_service.storage.models import blobs, bundles, files, quotas, tasks, uploads
@@ -103,7 +107,7 @@ class SqlFileStore:
             query = _select_files().where(files.c.id == file_id, files.c.account_id == account_id)
             row = (await conn.execute(query.with_for_update(of=files))).mappings().one_or_none()
             if row is None:
-                raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+                raise FileNotFound(file_id)
             file = _file(row)
             await conn.execute(delete(files).where(files.c.id == file_id))
             await _drop_reference(conn, file.pool_id, file.blob_key, release)
@@ -169,9 +173,7 @@ class SqlFileStore:
             mine = and_(bundles.c.id == bundle_id, bundles.c.account_id == account_id)
             found = (await conn.execute(select(bundles.c.id).where(mine).with_for_update())).first()
             if found is None:
-                raise NotFound(
-                    f"Bundle {bundle_id} was not found.", reason="BUNDLE_NOT_FOUND", bundle_id=bundle_id
-                )
+                raise BundleNotFound(bundle_id)
             await conn.execute(
                 update(files)
                 .where(files.c.bundle_id == bundle_id, files.c.account_id == account_id)
@@ -297,7 +299,7 @@ class OutputStore:
             query = _select_files().where(files.c.id == file_id, files.c.account_id == account_id)
             row = (await conn.execute(query.with_for_update(of=files))).mappings().one_or_none()
             if row is None:
-                raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+                raise FileNotFound(file_id)
             current = _file(row)
             moved = dataclasses.replace(current, pool_id=pool_id, bundle_id=bundle_id)
             if pool_id != current.pool_id:
@@ -322,7 +324,7 @@ class OutputStore:
         )
         async with self._db.write() as conn:
             if (await conn.execute(statement)).rowcount == 0:
-                raise NotFound(f"File {file_id} was not found.", reason="FILE_NOT_FOUND", file_id=file_id)
+                raise FileNotFound(file_id)
 
     async def file_ids_in_pool(self, account_id: str, pool_id: str, after: str, limit: int) -> list[str]:
         """Ids of the account's visible files in the pool with ids after ``after``, ascending."""

@@ -16,7 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from drive_service.domain.events import Event, RecordedEvent
 from drive_service.domain.files import Bundle, StoredFile, Upload, Usage
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
-from drive_service.errors import AlreadyExists, TaskNotFound
+from drive_service.errors import (
+    ChunkAlreadyUploaded,
+    TaskNotFound,
+)
 from drive_service.storage import outbox
 from drive_service.storage.db import Database, touch_tasks
 from drive_service.storage.files import account_usage, find_bundle, find_live_file, insert_file
@@ -146,12 +149,7 @@ class SqlUploadStore:
                 "created_at": receipt.created_at,
             }
             if (await conn.execute(_CLAIMS[conn.dialect.name], row)).first() is None:
-                raise AlreadyExists(
-                    f"Chunk {receipt.index} of task {task_id} is already uploaded.",
-                    reason="CHUNK_ALREADY_UPLOADED",
-                    task_id=task_id,
-                    chunk_index=receipt.index,
-                )
+                raise ChunkAlreadyUploaded(task_id, receipt.index)
             writing = asyncio.ensure_future(receipt.write())
             try:
                 # SQLite: BEGIN IMMEDIATE took the database lock, so the row read above is current.

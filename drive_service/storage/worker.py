@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.events import RecordedEvent
 from drive_service.domain.tasks import Task, TaskStatus
-from drive_service.errors import FailedPrecondition
+from drive_service.errors import LeaseLost
 from drive_service.services.ports import TaskChange
 from drive_service.storage import outbox
 from drive_service.storage.db import Database, touch_tasks
@@ -21,18 +21,6 @@ _RUNNING = TaskStatus.IN_PROGRESS.value
 # Literal conditions, word for word those of the partial indexes, so the planner uses them.
 _CLAIMABLE = text("status = 'Pending' AND managed")
 _LEASED = text("status = 'InProgress' AND managed")
-
-
-class LeaseLost(FailedPrecondition):
-    """The attempt no longer holds the task: paused, cancelled, finished or rescued."""
-
-    default_reason = "LEASE_LOST"
-
-    def __init__(self, task_id: str, status: str) -> None:
-        super().__init__(
-            f"Task {task_id} is no longer leased to this attempt ({status}).", task_id=task_id, status=status
-        )
-        self.status = status
 
 
 class SqlWorkerStore:

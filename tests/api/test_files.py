@@ -22,6 +22,7 @@ from drive.v1 import files_pb2, files_pb2_grpc
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.files import FileServicer
 from drive_service.app import App
+from drive_service.crypto import HEADER_SIZE, encrypt_file
 from drive_service.domain.files import StoredFile
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool, PoolPolicy
@@ -30,7 +31,6 @@ from drive_service.pools import PoolRegistry
 from drive_service.services.files import FileManager
 from drive_service.services.tokens import TokenVerifier, mint
 from drive_service.storage.blobs import blob_path
-from drive_service.storage.encryption import HEADER_SIZE, encrypt_file
 from drive_service.storage.files import SqlFileStore
 from drive_service.storage.models import blobs, files, tasks, uploads
 from tests.api.uploading import CHUNK, complete, create, payload, send_all

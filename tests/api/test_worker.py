@@ -17,8 +17,9 @@ from google.protobuf import duration_pb2
 from drive.v1 import files_pb2, task_enums_pb2, tasks_pb2
 from drive_service.app import App
 from drive_service.domain.tasks import TaskStatus, TaskType
+from drive_service.errors import LeaseLost
 from drive_service.services.handlers import TaskContext, TaskFailed
-from drive_service.storage.worker import LeaseLost, SqlWorkerStore
+from drive_service.storage.worker import SqlWorkerStore
 from tests.api.test_policies import _client
 from tests.api.test_tasks import expect_error
 from tests.conftest import Client

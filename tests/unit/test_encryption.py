@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drive_service.storage.encryption import (
+from drive_service.crypto import (
     HEADER_SIZE,
     MAGIC,
     TAG_SIZE,

@@ -18,20 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drive_service.domain.tasks import Task, TaskType
+from drive_service.errors import StopAttempt, TaskFailed
 
 if TYPE_CHECKING:
     from drive_service.services.file_ops import FileOps
 
+__all__ = ["ENTRY_POINT_GROUP", "Handler", "StopAttempt", "TaskContext", "TaskFailed", "registry"]
 _log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "drive_service.task_handlers"
-
-
-class StopAttempt(Exception):
-    """The attempt must stop now: the task was paused, cancelled, finished or rescued."""
-
-
-class TaskFailed(Exception):
-    """A permanent failure: the task fails with this message and is not retried."""
 
 
 Report = Callable[[float, str, dict[str, Any] | None], Awaitable[None]]
