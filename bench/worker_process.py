@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -48,27 +47,11 @@ class NoopHandler:
         return {"startedAt": time.time()}
 
 
-async def _until_signalled() -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-
-
-async def _service(serve: bool) -> None:
-    from drive_service import logs
-    from drive_service.app import App
+async def _service(serve_grpc: bool) -> None:
+    from drive_service.app import serve
     from drive_service.config import Settings
 
-    settings = Settings.from_env()
-    logs.configure(settings.log_levels)
-    app = App(settings, serve_grpc=serve, handlers=[NoopHandler()])
-    await app.start()
-    try:
-        await _until_signalled()
-    finally:
-        await app.stop()
+    await serve(Settings.from_env(), serve_grpc=serve_grpc, handlers=[NoopHandler()])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -102,17 +85,33 @@ def _log(message: str, **extra: Any) -> None:
     print(json.dumps(entry), file=sys.stderr, flush=True)
 
 
-async def _raw() -> None:
-    import asyncpg
+class _RawLoop:
+    """The baseline: per connection, claim one task with SKIP LOCKED, complete it, repeat."""
 
-    url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://", 1)
-    concurrency = int(os.environ.get("DRIVE_WORKER_CONCURRENCY", "4"))
-    poll = float(os.environ.get("DRIVE_WORKER_POLL_MS", "100")) / 1000
-    lease = timedelta(seconds=30)
-    types = [TaskType.CUSTOM.value]
-    connections = [await asyncpg.connect(url) for _ in range(concurrency)]
+    def __init__(self) -> None:
+        self._url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._concurrency = int(os.environ.get("DRIVE_WORKER_CONCURRENCY", "4"))
+        self._poll = float(os.environ.get("DRIVE_WORKER_POLL_MS", "100")) / 1000
+        self._connections: list[Any] = []
+        self._loops: list[asyncio.Task[None]] = []
 
-    async def loop(number: int, connection: asyncpg.Connection) -> None:
+    async def start(self) -> None:
+        import asyncpg
+
+        self._connections = [await asyncpg.connect(self._url) for _ in range(self._concurrency)]
+        self._loops = [asyncio.create_task(self._loop(n, c)) for n, c in enumerate(self._connections)]
+        _log("worker running", concurrency=self._concurrency, mode="raw")
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for connection in self._connections:
+            connection.terminate()
+
+    async def _loop(self, number: int, connection: Any) -> None:
+        lease = timedelta(seconds=30)
+        types = [TaskType.CUSTOM.value]
         sequence = 0
         while True:
             now = datetime.now(UTC)
@@ -120,21 +119,16 @@ async def _raw() -> None:
             sequence += 1
             task_id = await connection.fetchval(_CLAIM, now, token, now + lease, types)
             if task_id is None:
-                await asyncio.sleep(poll)
+                await asyncio.sleep(self._poll)
                 continue
             results = json.dumps({"startedAt": time.time()})
             await connection.execute(_COMPLETE, datetime.now(UTC), task_id, results, token)
 
-    loops = [asyncio.create_task(loop(n, c)) for n, c in enumerate(connections)]
-    _log("worker running", concurrency=concurrency, mode="raw")
-    try:
-        await _until_signalled()
-    finally:
-        for task in loops:
-            task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
-        for connection in connections:
-            connection.terminate()
+
+async def _raw() -> None:
+    from drive_service.app import run_until_signalled
+
+    await run_until_signalled(_RawLoop())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Command line: ``drive-service serve | migrate | token``."""
+"""Command line: drive-service serve | worker | migrate | token."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from drive_service import logs
-from drive_service.config import ConfigError, Settings
+from drive_service import logs, settings_table
+from drive_service.config import Settings
+from drive_service.env_reader import ConfigError
 
 _DURATION = re.compile(r"(\d+)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -22,16 +23,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        if args.command in ("serve", "worker"):
+            from drive_service.app import serve
+
+            asyncio.run(serve(settings, serve_grpc=args.command == "serve"))
+            return 0
     except ConfigError as error:
         print(f"drive-service: invalid configuration: {error}", file=sys.stderr)
         return 2
-    if args.command in ("serve", "worker"):
-        from drive_service.app import serve
-
-        asyncio.run(serve(settings, serve_grpc=args.command == "serve"))
-        return 0
     if args.command == "migrate":
-        logs.configure(settings.log_levels)
+        logs.configure(settings.server.log_levels)
         asyncio.run(_migrate(settings))
         return 0
     return _token(settings, args)
@@ -41,8 +42,8 @@ async def _migrate(settings: Settings) -> None:
     from drive_service.storage import migrations
     from drive_service.storage.db import Database
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.storage.database_url)
     try:
         await migrations.upgrade(db)
     finally:
@@ -71,7 +72,15 @@ def _duration(text: str) -> timedelta:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drive-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the gRPC server (migrates first)")
+    commands.add_parser(
+        "serve",
+        help="run the gRPC server (migrates first)",
+        description="Run the gRPC server until SIGTERM or SIGINT (the database is migrated first). "
+        "Every setting comes from the environment; these matter first:\n\n"
+        + settings_table.plain("Server")
+        + "\n\nThe README lists every other variable.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands.add_parser("worker", help="run only the background worker (any number per database)")
     commands.add_parser("migrate", help="apply database migrations and exit")
     token = commands.add_parser("token", help="mint a development bearer token")

@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from drive_service.config import ConfigError
 from drive_service.domain.pools import Pool, PoolPolicy
+from drive_service.env_reader import ConfigError
 from drive_service.errors import PoolNotFound
 
 VARIABLE = "DRIVE_POOLS_FILE"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
@@ -16,7 +17,9 @@ from grpc_status import rpc_status
 from sqlalchemy.engine import make_url
 
 from drive_service.app import App
+from drive_service.bootstrap import build
 from drive_service.config import Settings
+from drive_service.pools import DEFAULT_POOL_ID
 from drive_service.services.tokens import mint
 
 PG_ENV = "DRIVE_TEST_DATABASE_URL"
@@ -57,9 +60,9 @@ async def postgres_database() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, **kwargs: object) -> AsyncIterator[App]:
-    """A started App, stopped on exit."""
-    app = App(settings, **kwargs)  # type: ignore[arg-type]
+async def running_app(settings: Settings, *, serve_grpc: bool = True, **overrides: Any) -> AsyncIterator[App]:
+    """A started App built with ``overrides`` (see ``bootstrap.build``), stopped on exit."""
+    app = App(build(settings, **overrides), serve_grpc=serve_grpc)
     await app.start()
     try:
         yield app
@@ -122,3 +125,13 @@ class FakeClock:
 def new_account() -> str:
     """A fresh account UUID (tests isolate themselves by account)."""
     return str(uuid.uuid4())
+
+
+def default_pool_root(settings: Settings) -> Path:
+    """The root of the one local pool made when no pools file is given."""
+    return settings.storage.data_dir / "pools" / DEFAULT_POOL_ID
+
+
+def staging_dir(settings: Settings, task_id: str) -> Path:
+    """Where a local pool keeps an upload's chunks until it completes."""
+    return settings.storage.uploads_path / task_id

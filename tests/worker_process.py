@@ -1,7 +1,7 @@
 """A worker-only drive-service process with a test handler, for the crash tests.
 
 ``python -m tests.worker_process`` reads Settings from the environment, like ``drive-service worker``,
-and runs ``App(settings, serve_grpc=False, handlers=[StepHandler()])`` until SIGTERM or SIGINT, logging
+and runs ``serve(settings, serve_grpc=False, handlers=[StepHandler()])`` until SIGTERM or SIGINT, logging
 JSON lines on stderr like the service ("worker running" once started).
 
 ``StepHandler`` runs CUSTOM tasks: ``steps`` steps (default 1) of ``stepSeconds`` seconds each
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Any
 
-from drive_service import logs
-from drive_service.app import App
+from drive_service.app import serve
 from drive_service.config import Settings
 from drive_service.domain.tasks import TaskType
 from drive_service.services.handlers import TaskContext
@@ -62,18 +60,5 @@ class StepHandler:
         return {"steps": steps, "pid": pid, "resumedAt": first}
 
 
-async def run(settings: Settings) -> None:
-    """Run the worker with the test handler until SIGTERM or SIGINT."""
-    logs.configure(settings.log_levels)
-    app = App(settings, serve_grpc=False, handlers=[StepHandler()])
-    await app.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    await app.stop()
-
-
 if __name__ == "__main__":
-    asyncio.run(run(Settings.from_env()))
+    asyncio.run(serve(Settings.from_env(), serve_grpc=False, handlers=[StepHandler()]))

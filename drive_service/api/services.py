@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import grpc
 
 from drive.v1 import (
@@ -20,9 +18,12 @@ from drive_service.api.files import FileServicer
 from drive_service.api.stats import StatsServicer
 from drive_service.api.tasks import TaskServicer
 from drive_service.api.uploads import UploadServicer
-
-if TYPE_CHECKING:
-    from drive_service.app import App
+from drive_service.services.events import EventWatcher
+from drive_service.services.files import FileManager
+from drive_service.services.health import HealthChecker
+from drive_service.services.rate_limits import RateLimits
+from drive_service.services.tasks import TaskManager
+from drive_service.services.uploads import UploadManager
 
 _DESCRIPTORS = (
     uploads_pb2.DESCRIPTOR.services_by_name["UploadService"],
@@ -34,13 +35,21 @@ _DESCRIPTORS = (
 SERVICE_NAMES = tuple(descriptor.full_name for descriptor in _DESCRIPTORS)
 
 
-def register_servicers(server: grpc.aio.Server, app: App) -> None:
-    """Add the servicers of ``app``'s managers to ``server``."""
-    tasks_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(app.tasks, app.watcher), server)
-    stats_pb2_grpc.add_StatsServiceServicer_to_server(
-        StatsServicer(app.tasks, app.uploads, app.health_checker), server
-    )
+def register_servicers(
+    server: grpc.aio.Server,
+    *,
+    tasks: TaskManager,
+    watcher: EventWatcher,
+    uploads: UploadManager,
+    files: FileManager,
+    health: HealthChecker,
+    rate_limits: RateLimits,
+    stream_idle_seconds: float,
+) -> None:
+    """Add the drive.v1 servicers over these managers to ``server``."""
+    tasks_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(tasks, watcher), server)
+    stats_pb2_grpc.add_StatsServiceServicer_to_server(StatsServicer(tasks, uploads, health), server)
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
-        UploadServicer(app.uploads, app.rate_limits, app.settings.stream_idle_seconds), server
+        UploadServicer(uploads, rate_limits, stream_idle_seconds), server
     )
-    files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)
+    files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(files), server)

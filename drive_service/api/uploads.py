@@ -17,7 +17,7 @@ from drive_service.api.metrics import received
 from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
 from drive_service.domain.uploads import human_duration, human_speed
-from drive_service.errors import DriveError, InvalidArgument, StreamStalled
+from drive_service.errors import InvalidArgument, StreamStalled
 from drive_service.services.rate_limits import RateLimits
 from drive_service.services.receiving import Piece
 from drive_service.services.uploads import UploadManager
@@ -104,22 +104,18 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                 reason="METADATA_REQUIRED",
                 field="metadata",
             )
-        created = await self._uploads.create(caller, _upload_request(first.metadata))
-        if created.file is not None:
-            return uploads_pb2.UploadFileResponse(file_exists=True, file=cloud_file(created.file))
-        assert created.task is not None and created.upload is not None
-        task_id = created.task.task_id
-        # Sent before any byte is read: a client whose stream breaks still learns where to resume.
-        await context.send_initial_metadata((("x-task-id", task_id),))
-        plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
-        try:
-            pieces = _split(task_id, plan, read)
-            await self._uploads.receive_stream(caller.account_id, pieces)
-            file = await self._uploads.complete(caller.account_id, task_id)
-        except DriveError as error:
-            error.metadata.setdefault("taskId", task_id)
-            raise
-        return uploads_pb2.UploadFileResponse(file_exists=False, file=cloud_file(file), task_id=task_id)
+
+        async def started(task_id: str) -> None:
+            # Before any byte is read: a client whose stream breaks still learns where to resume.
+            await context.send_initial_metadata((("x-task-id", task_id),))
+
+        data = _file_data(first.data, read)
+        file, task_id = await self._uploads.upload_file(
+            caller, _upload_request(first.metadata), data, started
+        )
+        return uploads_pb2.UploadFileResponse(
+            file_exists=task_id is None, file=cloud_file(file), task_id=task_id
+        )
 
     async def CompleteUpload(
         self, request: uploads_pb2.CompleteUploadRequest, context: grpc.aio.ServicerContext
@@ -305,28 +301,21 @@ class _ChunkPieces:
         return Piece(task_id, message.chunk_index, message.data, crc)
 
 
-async def _split(task_id: str, plan: rules.ChunkPlan, read: Reader) -> AsyncIterator[Piece]:
-    """Cut the one-shot byte stream (UploadFile's data messages) at chunk boundaries into pieces."""
-    offset = 0
-    yield Piece(task_id, 0, b"", None)
+async def _file_data(first: bytes, read: Reader) -> AsyncIterator[bytes]:
+    """The bytes of an UploadFile stream: the first message's, then every later message's.
+
+    Raises:
+        InvalidArgument: METADATA_REPEATED when a later message carries metadata.
+    """
+    if first:
+        yield first
     while (message := await read()) is not grpc.aio.EOF:
-        data = memoryview(message.data)
-        del message  # only the bytes not yet cut stay referenced
-        while data:
-            index = offset // plan.chunk_size
-            room = plan.chunk_size - offset % plan.chunk_size
-            piece, data = data[:room], data[room:]
-            offset += len(piece)
-            if index >= plan.chunks_count:
-                raise InvalidArgument(
-                    "More bytes were sent than the declared file size.",
-                    reason="FILE_SIZE_MISMATCH",
-                    field="data",
-                )
-            yield Piece(task_id, index, piece, None)
-    if offset != plan.file_size:
-        raise InvalidArgument(
-            f"{offset} bytes were sent; the declared file size is {plan.file_size}.",
-            reason="FILE_SIZE_MISMATCH",
-            field="data",
-        )
+        if message.HasField("metadata"):
+            raise InvalidArgument(
+                "Only the first message may carry the upload metadata.",
+                reason="METADATA_REPEATED",
+                field="metadata",
+            )
+        data = message.data
+        del message  # only the bytes stay referenced while they are cut into chunks
+        yield data

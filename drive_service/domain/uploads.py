@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from drive_service.domain import events as ev
+from drive_service.domain.events import Event
+from drive_service.domain.files import Upload
+from drive_service.domain.tasks import Task, TaskStatus, TaskType, require_in_progress
 from drive_service.errors import InvalidArgument
 
 MIN_CHUNK_SIZE = 256 * 1024
@@ -64,6 +69,158 @@ class ChunkPlan:
     def offset(self, index: int) -> int:
         """Byte offset of chunk ``index`` in the file."""
         return index * self.chunk_size
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkReceipt:
+    """The row that makes a chunk exist: one per (upload, index), inserted by exactly one writer."""
+
+    index: int
+    size: int
+    #: The CRC32C the client declared (None when it gave none).
+    crc32c: int | None
+    created_at: datetime
+    #: Byte offset of the chunk in the file.
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStats:
+    """An account's upload counts by status, bytes received and mean running progress."""
+
+    by_status: dict[TaskStatus, int]
+    uploaded_bytes: int
+    average_progress: float
+
+
+def new_upload(
+    *,
+    task_id: str,
+    account_id: str,
+    name: str,
+    size: int,
+    content_type: str,
+    plan: ChunkPlan,
+    pool_id: str,
+    bundle_id: str | None,
+    sha256: str,
+    wrapped_key: bytes | None,
+    salt: bytes | None,
+    file_expired_at: datetime | None,
+    now: datetime,
+) -> tuple[Task, Upload]:
+    """The IN_PROGRESS FileUpload task of a new upload and its upload record."""
+    encrypted = wrapped_key is not None
+    task = Task(
+        task_id=task_id,
+        account_id=account_id,
+        type=TaskType.FILE_UPLOAD,
+        status=TaskStatus.IN_PROGRESS,
+        name="File Upload",
+        description=name,
+        priority=0,
+        progress=0.0,
+        status_message="",
+        parameters={
+            "fileName": name,
+            "fileSize": size,
+            "contentType": content_type,
+            "poolId": pool_id,
+            "bundleId": bundle_id,
+            "chunkSize": plan.chunk_size,
+            "chunksCount": plan.chunks_count,
+            "hash": sha256,
+            "encrypted": encrypted,
+        },
+        results={},
+        error_message="",
+        created_at=now,
+        updated_at=now,
+        last_activity=now,
+        started_at=now,
+    )
+    upload = Upload(
+        task_id=task_id,
+        account_id=account_id,
+        file_name=name,
+        file_size=size,
+        content_type=content_type,
+        chunk_size=plan.chunk_size,
+        chunks_count=plan.chunks_count,
+        chunks_uploaded=0,
+        bytes_uploaded=0,
+        pool_id=pool_id,
+        bundle_id=bundle_id,
+        hash=sha256,
+        encrypted=encrypted,
+        wrapped_key=wrapped_key,
+        key_salt=salt,
+        file_expired_at=file_expired_at,
+    )
+    return task, upload
+
+
+def chunk_receipt(
+    task: Task, upload: Upload, index: int, size: int, declared: int | None, actual: int | None, now: datetime
+) -> ChunkReceipt:
+    """The receipt of chunk ``index`` of ``size`` bytes, if the upload accepts it.
+
+    ``declared`` is the CRC32C the client gave and ``actual`` the one computed over the bytes
+    received (both None when the client gave none).
+
+    Raises:
+        FailedPrecondition: INVALID_TASK_STATE when the upload is not in progress.
+        InvalidArgument: INVALID_CHUNK_INDEX, CHUNK_SIZE_MISMATCH, CHECKSUM_MISMATCH.
+    """
+    require_in_progress(task, "accept chunks")
+    plan = ChunkPlan(upload.file_size, upload.chunk_size)
+    expected = plan.expected_length(index)
+    if size != expected:
+        raise size_mismatch(index, size, expected)
+    if actual != declared:
+        raise InvalidArgument(
+            f"Chunk {index} does not match its CRC32C.",
+            reason="CHECKSUM_MISMATCH",
+            field="crc32c",
+            chunk_index=index,
+        )
+    return ChunkReceipt(index, size, declared, now, plan.offset(index))
+
+
+def counted(
+    task: Task, upload: Upload, receipt: ChunkReceipt, *, upload_events: bool
+) -> tuple[Task, Upload, list[Event]]:
+    """The upload once the chunk of ``receipt`` is stored: counts, progress, activity and the
+    (throttled) progress events.
+
+    Raises:
+        FailedPrecondition: INVALID_TASK_STATE when the upload left IN_PROGRESS meanwhile.
+    """
+    require_in_progress(task, "accept chunks")
+    now = receipt.created_at
+    chunks = upload.chunks_uploaded + 1
+    upload = dataclasses.replace(
+        upload, chunks_uploaded=chunks, bytes_uploaded=upload.bytes_uploaded + receipt.size
+    )
+    moved = dataclasses.replace(
+        task, progress=progress(chunks, upload.chunks_count), updated_at=now, last_activity=now
+    )
+    moved, events = ev.throttled_progress(moved, now)
+    if events and upload_events:
+        events.append(ev.upload_progressed(moved, upload))
+    return moved, upload, events
+
+
+def size_mismatch(index: int, actual: int, expected: int) -> InvalidArgument:
+    """CHUNK_SIZE_MISMATCH for chunk ``index``."""
+    return InvalidArgument(
+        f"Chunk {index} must be {expected} bytes; got {actual}.",
+        reason="CHUNK_SIZE_MISMATCH",
+        field="data",
+        chunk_index=index,
+        expected=expected,
+        actual=actual,
+    )
 
 
 def file_name(value: str) -> str:

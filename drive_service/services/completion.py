@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import NoReturn
 
 from drive_service import crypto
@@ -16,22 +16,15 @@ from drive_service.domain.files import Bundle, StoredFile, Upload, effective_exp
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status, require_in_progress
-from drive_service.errors import (
-    DataLoss,
-    FailedPrecondition,
-    FileNotFound,
-    TaskNotFound,
-)
+from drive_service.errors import ChunksMissing, FailedPrecondition, FileNotFound, HashMismatch, TaskNotFound
 from drive_service.pools import PoolRegistry
 from drive_service.services.digests import PrefixDigests
-from drive_service.services.ports import FileStore
+from drive_service.services.ports import BlobStores, Clock, EventPublisher, FileStore, UploadStore, UploadUnit
 from drive_service.services.quota import cost_multipliers, require_quota
-from drive_service.storage.blobs import LocalBlobStore
-from drive_service.storage.uploads import SqlUploadStore, UploadUnit
+from drive_service.services.sealing import Sealing
 
 #: How long a completion claim holds before another call may take over a crashed completer.
 _COMPLETION_LEASE = timedelta(minutes=10)
-_MISSING_SHOWN = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,26 +51,28 @@ class UploadCompleter:
 
     def __init__(
         self,
-        store: SqlUploadStore,
+        store: UploadStore,
         files: FileStore,
         pools: PoolRegistry,
-        blobs: LocalBlobStore,
-        clock: Callable[[], datetime],
+        blobs: BlobStores,
+        events: EventPublisher,
+        clock: Clock,
         *,
         master_key: bytes,
         default_quota: int,
         upload_events: bool,
-        digests: PrefixDigests | None = None,
+        digests: PrefixDigests,
     ) -> None:
         self._store = store
         self._files = files
         self._pools = pools
         self._blobs = blobs
+        self._events = events
         self._clock = clock
         self._master_key = master_key
         self._default_quota = default_quota
         self._upload_events = upload_events
-        self._digests = digests if digests is not None else PrefixDigests()
+        self._digests = digests
 
     async def complete(self, account_id: str, task_id: str) -> StoredFile:
         """Verify and store the upload as a file; idempotent, and one file for concurrent calls.
@@ -96,7 +91,6 @@ class UploadCompleter:
             if attempt.mismatch:
                 await self._mismatch(account_id, task_id)
             if attempt.done is not None:
-                await self._finished(task_id)
                 return attempt.done
             if attempt.claimed is not None:
                 break
@@ -115,68 +109,58 @@ class UploadCompleter:
             if found is None:
                 raise TaskNotFound(task_id)
             task, upload = found
-            if task.status is TaskStatus.COMPLETED and upload.file_id:
-                return _Attempt(file_id=upload.file_id)
-            require_in_progress(task, "complete")
-            now = self._clock()
-            started = upload.completion_started_at
-            if (
-                upload.completion_token is not None
-                and started is not None
-                and started > now - _COMPLETION_LEASE
-            ):
-                return _Attempt(busy=True)
-            await self._require_all_chunks(unit, task, upload)
-            known = None if upload.encrypted else self._digests.digest(task_id, upload.chunks_count)
-            if known is None:
-                claimed = dataclasses.replace(upload, completion_token=token, completion_started_at=now)
-                await unit.apply(task_id, lambda task, _: (task, claimed, []))
-                return _Attempt(claimed=(task, claimed))
-            if known != (upload.hash, upload.file_size):
-                return _Attempt(mismatch=True)
-            pool = self._pools.get(upload.pool_id)
-            sha256, size = known
-            return _Attempt(done=await self._store_file(unit, task, upload, pool, sha256, size, None))
+            attempt = await self._check(unit, task, upload, token)
+        await self._events.publish(unit.changes)
+        if attempt.done is not None:
+            await self._finished(attempt.done.pool_id, task_id)
+        return attempt
 
-    async def _require_all_chunks(self, unit: UploadUnit, task: Task, upload: Upload) -> None:
+    async def _check(self, unit: UploadUnit, task: Task, upload: Upload, token: str) -> _Attempt:
+        if task.status is TaskStatus.COMPLETED and upload.file_id:
+            return _Attempt(file_id=upload.file_id)
+        require_in_progress(task, "complete")
+        now = self._clock()
+        started = upload.completion_started_at
+        if upload.completion_token is not None and started is not None and started > now - _COMPLETION_LEASE:
+            return _Attempt(busy=True)
         # chunks_uploaded is counted in each receipt's own transaction: it is the receipt count.
-        if upload.chunks_uploaded == upload.chunks_count:
-            return
-        present = set(await unit.uploaded_chunks(task.task_id))
-        missing = [index for index in range(upload.chunks_count) if index not in present]
-        raise FailedPrecondition(
-            f"{len(missing)} chunks are missing.",
-            reason="CHUNKS_MISSING",
-            task_id=task.task_id,
-            missing_count=len(missing),
-            missing_chunks=",".join(map(str, missing[:_MISSING_SHOWN])),
-        )
+        if upload.chunks_uploaded != upload.chunks_count:
+            present = set(await unit.uploaded_chunks(task.task_id))
+            raise ChunksMissing(task.task_id, [i for i in range(upload.chunks_count) if i not in present])
+        known = None if upload.encrypted else self._digests.digest(task.task_id, upload.chunks_count)
+        if known is None:
+            claimed = dataclasses.replace(upload, completion_token=token, completion_started_at=now)
+            await unit.apply(task.task_id, lambda task, _: (task, claimed, []))
+            return _Attempt(claimed=(task, claimed))
+        if known != (upload.hash, upload.file_size):
+            return _Attempt(mismatch=True)
+        pool = self._pools.get(upload.pool_id)
+        sha256, size = known
+        return _Attempt(done=await self._store_file(unit, task, upload, pool, sha256, size, None))
 
     async def _finish(self, task: Task, upload: Upload, token: str) -> StoredFile:
         """Complete a claimed upload by reading its bytes back: hash them, or encrypt them."""
         pool = self._pools.get(upload.pool_id)
-        staging = self._blobs.staging_file(task.task_id)
+        store = self._blobs.of(pool.id)
         if upload.encrypted:
             assert upload.wrapped_key is not None and upload.key_salt is not None
             key = crypto.unwrap_key(self._master_key, upload.wrapped_key)
-            salt = upload.key_salt
-            blob_key, (sha256, stored_size) = await self._blobs.write_blob(
-                pool.root, lambda target: crypto.encrypt_file(staging, target, key=key, salt=salt)
-            )
-            # Every chunk had its exact length, so the staging file holds exactly file_size bytes.
-            size = upload.file_size
+            sealing = Sealing(store.read_staging(task.task_id), key, upload.key_salt)
+            blob_key, stored_size = await store.write_blob(sealing)
+            sha256, size = sealing.sha256, sealing.size
         else:
-            sha256, size = await self._blobs.hash_staging(task.task_id)
+            sha256, size = await store.hash_staging(task.task_id)
             blob_key, stored_size = sha256, size
         if sha256 != upload.hash or size != upload.file_size:
             if upload.encrypted:
-                await self._blobs.delete_blob(pool.root, blob_key)
+                await store.delete_blob(blob_key)
             await self._mismatch(task.account_id, task.task_id)
         async with self._store.unit(task.account_id) as unit:
             if await unit.lock(task.task_id) is None:
                 raise TaskNotFound(task.task_id)
             file = await self._store_file(unit, task, upload, pool, blob_key, stored_size, token)
-        await self._finished(task.task_id)
+        await self._events.publish(unit.changes)
+        await self._finished(pool.id, task.task_id)
         return file
 
     async def _store_file(
@@ -196,10 +180,11 @@ class UploadCompleter:
         require_quota(await unit.usage(cost_multipliers(self._pools), self._default_quota), 0.0)
         bundle = await unit.bundle(upload.bundle_id) if upload.bundle_id is not None else None
         file = self._new_file(task, upload, pool, blob_key, stored_size, bundle)
-
-        async def place(existed: bool) -> None:
-            if not upload.encrypted and not existed:
-                await self._blobs.adopt_staging(task.task_id, pool.root, blob_key)
+        # The blob row stays locked until the commit: a concurrent deletion of the same content
+        # waits, and a first reference puts the bytes in place meanwhile.
+        if not await unit.reference_blob(file) and not upload.encrypted:
+            await self._blobs.of(pool.id).adopt_staging(task.task_id, blob_key)
+        await unit.insert_file(file)
 
         def finish(task: Task, current: Upload) -> tuple[Task, Upload, Sequence[Event]]:
             if token is not None and current.completion_token != token:
@@ -228,13 +213,12 @@ class UploadCompleter:
             )
             return done, finished, events
 
-        await unit.insert_file(file, place)
         await unit.apply(task.task_id, finish)
         return file
 
-    async def _finished(self, task_id: str) -> None:
+    async def _finished(self, pool_id: str, task_id: str) -> None:
         self._digests.discard(task_id)
-        await self._blobs.discard_staging(task_id)
+        await self._blobs.of(pool_id).discard_staging(task_id)
 
     def _new_file(
         self, task: Task, upload: Upload, pool: Pool, blob_key: str, stored_size: int, bundle: Bundle | None
@@ -263,21 +247,13 @@ class UploadCompleter:
 
     async def _mismatch(self, account_id: str, task_id: str) -> NoReturn:
         """Fail the task (its staging goes) and raise HASH_MISMATCH."""
-        await self._fail(account_id, task_id, "The uploaded data does not match the declared SHA-256.")
-        raise DataLoss(
-            "The uploaded data does not match the declared SHA-256 hash.",
-            reason="HASH_MISMATCH",
-            task_id=task_id,
-        )
 
-    async def _fail(self, account_id: str, task_id: str, message: str) -> None:
         def fail(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
             now = self._clock()
-            status = next_status(task_id, task.status, Action.FAIL)
             done = dataclasses.replace(
                 task,
-                status=status,
-                error_message=message,
+                status=next_status(task_id, task.status, Action.FAIL),
+                error_message="The uploaded data does not match the declared SHA-256.",
                 completed_at=now,
                 updated_at=now,
                 last_activity=now,
@@ -290,9 +266,10 @@ class UploadCompleter:
             )
             return done, released, events
 
-        await self._store.change(account_id, task_id, fail)
-        self._digests.discard(task_id)
-        await self._blobs.discard_staging(task_id)
+        _, upload, changes = await self._store.change(account_id, task_id, fail)
+        await self._events.publish(changes)
+        await self._finished(upload.pool_id, task_id)
+        raise HashMismatch(task_id)
 
     async def _release_completion(self, account_id: str, task_id: str, token: str) -> None:
         def release(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:

@@ -1,4 +1,5 @@
-"""Live event delivery: an in-process hub and the replaying watch over the outbox."""
+"""Live event delivery: publishing committed changes, the in-process hub, and the replaying watch
+over the outbox."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from drive_service.domain.events import RecordedEvent
 from drive_service.errors import ResyncRequired
-from drive_service.services.ports import EventLog
+from drive_service.services.ports import Changes, EventLog, TaskCache
 
 _log = logging.getLogger(__name__)
 
@@ -122,6 +123,38 @@ class EventHub:
     def subscriber_count(self) -> int:
         """Open subscriptions in this process."""
         return sum(len(group) for group in self._subscribers.values())
+
+
+class Publisher:
+    """The EventPublisher: after a commit, the touched tasks' cached copies are invalidated first
+    (a watcher that reacts to an event by reading the task must see the change on every
+    instance), then the events go to the hub, which delivers and forwards them."""
+
+    def __init__(self, cache: TaskCache, hub: EventHub) -> None:
+        self._cache = cache
+        self._hub = hub
+        self._following: set[asyncio.Future[None]] = set()
+
+    async def publish(self, changes: Changes) -> None:
+        """Publish ``changes``; a cancelled caller cannot cut it short (it runs as its own task,
+        which ``settle`` waits for at shutdown)."""
+        if not changes:
+            return
+        work = asyncio.ensure_future(self._publish(changes))
+        self._following.add(work)
+        work.add_done_callback(self._following.discard)
+        await asyncio.shield(work)
+
+    async def settle(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, for publications whose callers were cancelled."""
+        if self._following:
+            await asyncio.wait(set(self._following), timeout=timeout)
+
+    async def _publish(self, changes: Changes) -> None:
+        try:
+            await self._cache.invalidate(changes.touched_tasks)
+        finally:
+            self._hub.publish(changes.events)
 
 
 class EventWatcher:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+import hashlib
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from drive_service.domain.files import Bundle, StoredFile
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.errors import (
-    FailedPrecondition,
     InvalidArgument,
+    LeaseLost,
     NotFound,
     PermissionDenied,
     StopAttempt,
@@ -21,10 +22,11 @@ from drive_service.errors import (
 )
 from drive_service.pools import PoolRegistry
 from drive_service.services.files import FileManager
-from drive_service.services.ports import FileStore
+from drive_service.services.ports import BlobMissing, BlobStores, Clock, FileStore, OutputStore
 from drive_service.services.quota import check_quota
-from drive_service.storage.blobs import LocalBlobStore, blob_path
-from drive_service.storage.files import OutputStore
+from drive_service.services.sealing import Sealing, opened
+
+_BLOCK = 1024 * 1024
 
 
 class FileOps:
@@ -40,8 +42,8 @@ class FileOps:
         file_store: FileStore,
         outputs: OutputStore,
         pools: PoolRegistry,
-        blobs: LocalBlobStore,
-        clock: Callable[[], datetime],
+        blobs: BlobStores,
+        clock: Clock,
         default_quota: int,
     ) -> None:
         self.account_id = account_id
@@ -63,18 +65,23 @@ class FileOps:
             raise TaskFailed(f"File {file_id} was not found.") from None
 
     async def plain_copy(self, file: StoredFile, target: Path, password: str | None = None) -> Path:
-        """Write the file's plaintext to ``target`` (decrypting with ``password`` when encrypted)."""
-        source = blob_path(self._pools.get(file.pool_id).root, file.blob_key)
+        """Write the file's plaintext to ``target`` (decrypting with ``password`` when encrypted).
+
+        Raises:
+            TaskFailed: encrypted without a password, a wrong password, or corrupt content.
+        """
+        store = self._blobs.of(file.pool_id)
         if not file.encrypted:
-            await asyncio.to_thread(_copy, source, target)
-            return target
-        if not password:
+            pieces = store.read(file.blob_key)
+        elif not password:
             raise TaskFailed(f"File {file.id} is encrypted; a password is required.")
+        else:
+            pieces = opened(store, file.blob_key, file.stored_size, password, 0, None)
         try:
-            await asyncio.to_thread(_decrypt_to, source, target, password)
+            await _write_file(target, pieces)
         except crypto.WrongPassword:
             raise TaskFailed(f"The password does not open file {file.id}.") from None
-        except crypto.CorruptData:
+        except (crypto.CorruptData, BlobMissing):
             raise TaskFailed(f"File {file.id} is corrupt.") from None
         return target
 
@@ -115,12 +122,15 @@ class FileOps:
             )
         except (InvalidArgument, NotFound, PermissionDenied) as error:
             raise TaskFailed(error.message) from None
+        store = self._blobs.of(pool.id)
         if password:
-            blob_key, (sha256, stored_size) = await self._blobs.write_blob(
-                pool.root, lambda target: crypto.encrypt_file(source, target, password)
-            )
+            salt = crypto.new_salt()
+            key = await asyncio.to_thread(crypto.derive_key, password, salt)
+            sealing = Sealing(_read_file(source), key, salt)
+            blob_key, stored_size = await store.write_blob(sealing)
+            sha256 = sealing.sha256
         else:
-            sha256, stored_size = await self._blobs.hash(source)
+            sha256, stored_size = await asyncio.to_thread(_hash_file, source)
             blob_key = sha256
         now = self._clock()
         file = StoredFile(
@@ -144,11 +154,11 @@ class FileOps:
 
         async def place(existed: bool) -> None:
             if not password and not existed:
-                await self._blobs.adopt(source, pool.root, blob_key)
+                await store.adopt(source, blob_key)
 
         try:
-            await self._outputs.add_output(file, place, self._task_id, self._token)
-        except FailedPrecondition:
+            await self._outputs.add_output(file, self._task_id, self._token, place)
+        except LeaseLost:
             raise StopAttempt("the task left this attempt") from None
         return file
 
@@ -173,11 +183,11 @@ class FileOps:
                 await self._files.get_bundle(self.account_id, bundle_id)
         except NotFound as error:
             raise TaskFailed(error.message) from None
-        source_root = self._pools.get(file.pool_id).root
+        source = self._blobs.of(file.pool_id)
 
         async def place(existed: bool) -> None:
             if not existed:
-                await self._blobs.copy_blob(source_root, target.root, file.blob_key)
+                await self._blobs.of(target.id).put(file.blob_key, source.read(file.blob_key))
 
         return await self._outputs.relocate(
             self.account_id,
@@ -217,7 +227,7 @@ class FileOps:
             return await self._outputs.discard_stray_outputs(
                 self._task_id, self._token, frozenset(keep), self._files.release_blob
             )
-        except FailedPrecondition:
+        except LeaseLost:
             raise StopAttempt("the task left this attempt") from None
 
     async def set_expiry(self, file_id: str, expired_at: datetime | None) -> None:
@@ -228,13 +238,31 @@ class FileOps:
             raise TaskFailed(f"File {file_id} was not found.") from None
 
 
-def _copy(source: Path, target: Path) -> None:
-    with source.open("rb") as reader, target.open("wb") as writer:
-        while block := reader.read(1024 * 1024):
-            writer.write(block)
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    """The bytes of a local file, in 1 MiB blocks read in a thread."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while block := await asyncio.to_thread(handle.read, _BLOCK):
+            yield block
+    finally:
+        handle.close()
 
 
-def _decrypt_to(source: Path, target: Path, password: str) -> None:
-    with target.open("wb") as writer:
-        for piece in crypto.decrypt_range(source, password, 0, None):
-            writer.write(piece)
+async def _write_file(path: Path, pieces: AsyncIterator[bytes]) -> None:
+    """Write ``pieces`` to a new local file."""
+    handle = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for piece in pieces:
+            await asyncio.to_thread(handle.write, piece)
+    finally:
+        handle.close()
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(4 * _BLOCK):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size

@@ -6,28 +6,27 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
-from pathlib import Path
 
-from drive_service.crypto import CorruptData, WrongPassword, decrypt_range
+from drive_service import crypto
 from drive_service.domain import validation as valid
 from drive_service.domain.files import Bundle, StoredFile, Usage
 from drive_service.domain.ids import is_well_formed, new_id
 from drive_service.domain.pools import Pool
 from drive_service.errors import (
     BundleNotFound,
-    DataLoss,
+    CorruptData,
     FileNotFound,
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    Unavailable,
+    PoolNotFound,
 )
 from drive_service.pools import PoolRegistry
-from drive_service.services.ports import FileStore
+from drive_service.services.ports import BlobMissing, BlobStore, BlobStores, Clock, FileStore
+from drive_service.services.sealing import opened
 from drive_service.services.tokens import Caller
-from drive_service.storage.blobs import LocalBlobStore, blob_path
 
 _log = logging.getLogger(__name__)
 MAX_BUNDLE_NAME = 255
@@ -45,8 +44,8 @@ class FileManager:
         self,
         store: FileStore,
         pools: PoolRegistry,
-        blobs: LocalBlobStore,
-        clock: Callable[[], datetime],
+        blobs: BlobStores,
+        clock: Clock,
         default_quota: int,
     ) -> None:
         self._store = store
@@ -122,7 +121,7 @@ class FileManager:
                 size=file.size,
             )
         expected = file.size - offset if length is None else min(length, file.size - offset)
-        path = blob_path(self._pools.get(file.pool_id).root, file.blob_key)
+        store = self._blobs.of(file.pool_id)
         if file.encrypted:
             if not password:
                 raise InvalidArgument(
@@ -131,10 +130,12 @@ class FileManager:
                     field="password",
                     file_id=file.id,
                 )
-            pieces = await self._decrypted(file, path, password, offset, length)
+            pieces = opened(store, file.blob_key, file.stored_size, password, offset, length)
+            first = await _checked_piece(file, pieces)  # derives the key and checks the password
+            pieces = _chained(first, pieces)
         else:
-            await self._verify(file, path)
-            pieces = self._plain(file, path, offset, length)
+            await self._verify(file, store)
+            pieces = store.read(file.blob_key, offset, length)
         return file, _counted(file, pieces, expected)
 
     def list_pools(self, account_id: str, tier: int) -> list[Pool]:
@@ -254,103 +255,61 @@ class FileManager:
     async def release_blob(self, pool_id: str, key: str) -> None:
         """Delete the bytes of a blob no file references any more (called inside the transaction)."""
         try:
-            pool = self._pools.get(pool_id)
-        except NotFound:
+            store = self._blobs.of(pool_id)
+        except PoolNotFound:
             # The pool left the configuration: nothing here can reach its bytes.
             _log.warning("blob of an unknown pool not deleted", extra={"pool_id": pool_id, "key": key})
             return
-        await self._blobs.delete_blob(pool.root, key)
+        await store.delete_blob(key)
 
-    async def _verify(self, file: StoredFile, path: Path) -> None:
+    async def _verify(self, file: StoredFile, store: BlobStore) -> None:
         """Hash the whole plain blob and compare with the file's size and SHA-256."""
         digest = hashlib.sha256()
         size = 0
-        async for block in self._plain(file, path, 0, None):
+        async for block in _translated(file, store.read(file.blob_key)):
             await asyncio.to_thread(digest.update, block)  # hashlib releases the GIL on big blocks
             size += len(block)
         if size != file.size or digest.hexdigest() != file.hash:
-            raise _corrupt(file)
-
-    async def _plain(
-        self, file: StoredFile, path: Path, offset: int, length: int | None
-    ) -> AsyncGenerator[bytes, None]:
-        reader = self._blobs.read(path, offset, length)
-        try:
-            async for block in reader:
-                yield block
-        except Unavailable as error:
-            if isinstance(error.__cause__, FileNotFoundError):
-                raise _corrupt(file) from error
-            raise
-        finally:
-            if isinstance(reader, AsyncGenerator):
-                await reader.aclose()
-
-    async def _decrypted(
-        self, file: StoredFile, path: Path, password: str, offset: int, length: int | None
-    ) -> AsyncGenerator[bytes, None]:
-        iterator = decrypt_range(path, password, offset, length)
-        try:
-            first = await _next_piece(file, iterator)  # derives the key and checks the password
-        except BaseException:
-            _close(iterator)
-            raise
-
-        async def pieces() -> AsyncGenerator[bytes, None]:
-            try:
-                piece = first
-                while piece is not None:
-                    yield piece
-                    piece = await _next_piece(file, iterator)
-            finally:
-                _close(iterator)
-
-        return pieces()
+            raise CorruptData(file.id)
 
 
-async def _next_piece(file: StoredFile, iterator: Iterator[bytes]) -> bytes | None:
-    """The next decrypted piece (None at the end), decrypted in a thread; errors as DriveErrors."""
+async def _checked_piece(file: StoredFile, pieces: AsyncIterator[bytes]) -> bytes | None:
+    """The next piece of ``pieces`` (None at the end), with storage and crypto errors as DriveErrors."""
     try:
-        return await asyncio.to_thread(next, iterator, None)
-    except WrongPassword:
+        return await anext(pieces, None)
+    except crypto.WrongPassword:
         raise PermissionDenied(
             "The password does not decrypt the file.", reason="WRONG_PASSWORD", file_id=file.id
         ) from None
-    except (CorruptData, FileNotFoundError):
-        raise _corrupt(file) from None
-    except OSError as error:
-        raise Unavailable("Storage is unavailable; retry shortly.", retry_after=1.0) from error
+    except (crypto.CorruptData, BlobMissing):
+        raise CorruptData(file.id) from None
+
+
+async def _chained(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is not None:
+        yield first
+    async for piece in rest:
+        yield piece
+
+
+async def _translated(file: StoredFile, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``pieces`` with storage and crypto errors as DriveErrors."""
+    while (piece := await _checked_piece(file, pieces)) is not None:
+        yield piece
 
 
 async def _counted(
-    file: StoredFile, pieces: AsyncGenerator[bytes, None], expected: int
+    file: StoredFile, pieces: AsyncIterator[bytes], expected: int
 ) -> AsyncGenerator[bytes, None]:
-    """Pass ``pieces`` through, ending with DATA_LOSS when they are not exactly ``expected`` bytes."""
+    """Pass ``pieces`` through, ending with CORRUPT_DATA when they are not exactly ``expected`` bytes."""
     sent = 0
-    try:
-        async for piece in pieces:
-            sent += len(piece)
-            if sent > expected:
-                raise _corrupt(file)
-            yield piece
-    finally:
-        await pieces.aclose()
+    async for piece in _translated(file, pieces):
+        sent += len(piece)
+        if sent > expected:
+            raise CorruptData(file.id)
+        yield piece
     if sent != expected:
-        raise _corrupt(file)
-
-
-def _close(iterator: Iterator[bytes]) -> None:
-    """Close a generator early (that closes the file it reads)."""
-    if isinstance(iterator, Generator):
-        iterator.close()
-
-
-def _corrupt(file: StoredFile) -> DataLoss:
-    return DataLoss(
-        f"The stored bytes of file {file.id} are missing or fail their integrity check.",
-        reason="CORRUPT_DATA",
-        file_id=file.id,
-    )
+        raise CorruptData(file.id)
 
 
 def _file_id(value: str) -> str:

@@ -7,15 +7,21 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from drive_service.pools import PoolRegistry
+from drive_service.services.files import FileManager
+from drive_service.services.ports import (
+    BlobStore,
+    BlobStores,
+    Clock,
+    EventLog,
+    FileStore,
+    OutputStore,
+    UploadStore,
+)
 from drive_service.services.tasks import TaskManager
 from drive_service.services.uploads import UploadManager
-from drive_service.storage.blobs import LocalBlobStore
-from drive_service.storage.files import OutputStore
-from drive_service.storage.tasks import SqlTaskStore
-from drive_service.storage.uploads import SqlUploadStore
 
 _log = logging.getLogger(__name__)
 #: Blobs younger than this are never collected: a completion may be about to reference them.
@@ -53,25 +59,25 @@ class Maintenance:
         *,
         uploads: UploadManager,
         tasks: TaskManager,
-        expire_files: Callable[[], Awaitable[int]],
+        files: FileManager,
         outputs: OutputStore,
-        prune_events: Callable[[datetime], Awaitable[int]],
-        discard_outputs: Callable[[str], Awaitable[None]],
-        task_store: SqlTaskStore,
-        upload_store: SqlUploadStore,
-        blobs: LocalBlobStore,
+        event_log: EventLog,
+        discard_outputs: Callable[[str], Awaitable[object]],
+        upload_store: UploadStore,
+        file_store: FileStore,
+        blobs: BlobStores,
         pools: PoolRegistry,
-        clock: Callable[[], datetime],
+        clock: Clock,
         policy: MaintenancePolicy,
     ) -> None:
         self._uploads = uploads
         self._tasks = tasks
-        self._expire_files = expire_files
+        self._files = files
         self._outputs = outputs
-        self._prune_events = prune_events
+        self._event_log = event_log
         self._discard_outputs = discard_outputs
-        self._task_store = task_store
         self._upload_store = upload_store
+        self._file_store = file_store
         self._blobs = blobs
         self._pools = pools
         self._clock = clock
@@ -83,9 +89,9 @@ class Maintenance:
         jobs: list[tuple[str, Callable[[], Awaitable[int]]]] = [
             ("uploads_expired", lambda: self._uploads.expire_stale(self._policy.stale_upload_after)),
             ("tasks_expired", self._tasks.expire_overdue),
-            ("files_expired", self._expire_files),
-            ("tasks_purged", self._purge_tasks),
-            ("events_pruned", lambda: self._prune_events(self._clock() - self._policy.event_retention)),
+            ("files_expired", self._files.expire_files),
+            ("tasks_purged", lambda: self._tasks.purge_terminal(self._policy.task_retention)),
+            ("events_pruned", lambda: self._event_log.prune(self._clock() - self._policy.event_retention)),
             ("staging_removed", self._collect_staging),
             ("outputs_discarded", self._collect_outputs),
             ("blobs_removed", self._collect_blobs),
@@ -104,9 +110,6 @@ class Maintenance:
             report = await self.run_once()
             _log.info("maintenance pass", extra=dataclasses.asdict(report))
 
-    async def _purge_tasks(self) -> int:
-        return await self._task_store.purge_terminal(self._clock() - self._policy.task_retention)
-
     async def _collect_outputs(self) -> int:
         """Hidden outputs of tasks that ended without completing (a crash between the end and the
         clean-up, for instance) are deleted here."""
@@ -116,25 +119,35 @@ class Maintenance:
         return len(abandoned)
 
     async def _collect_staging(self) -> int:
-        staged = self._blobs.staging_ids()
-        if not staged:
-            return 0
-        keep = await self._upload_store.staged_task_ids(staged)
-        orphans = [task_id for task_id in staged if task_id not in keep]
-        for task_id in orphans:
-            await self._blobs.discard_staging(task_id)
-        return len(orphans)
+        removed = 0
+        for store in self._stores():
+            staged = await store.staging_ids()
+            if not staged:
+                continue
+            keep = await self._upload_store.staged_task_ids(staged)
+            for task_id in staged:
+                if task_id not in keep:
+                    await store.discard_staging(task_id)
+                    removed += 1
+        return removed
 
     async def _collect_blobs(self) -> int:
         removed = 0
-        older_than = (self._clock() - BLOB_GRACE).timestamp()
+        older_than = self._clock() - BLOB_GRACE
         for pool in self._pools.all():
-            candidates = await self._blobs.blob_keys(pool.root, older_than)
+            store = self._blobs.of(pool.id)
+            candidates = await store.blob_keys(older_than)
             if not candidates:
                 continue
-            known = await self._upload_store.known_blobs(pool.id, candidates)
+            known = await self._file_store.known_blobs(pool.id, candidates)
             for key in candidates:
                 if key not in known:
-                    await self._blobs.delete_blob(pool.root, key)
+                    await store.delete_blob(key)
                     removed += 1
         return removed
+
+    def _stores(self) -> list[BlobStore]:
+        """Each distinct store once (pools may share one)."""
+        return list(
+            {id(store): store for store in map(self._blobs.of, (p.id for p in self._pools.all()))}.values()
+        )

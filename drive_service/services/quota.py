@@ -1,9 +1,9 @@
-"""The quota rule of DESIGN §4, shared by upload creation and completion."""
+"""The quota rule, shared by upload creation, completion and task outputs."""
 
 from __future__ import annotations
 
 from drive_service.domain.files import Usage
-from drive_service.errors import PermissionDenied
+from drive_service.errors import QuotaExceeded
 from drive_service.pools import PoolRegistry
 from drive_service.services.ports import FileStore
 
@@ -31,10 +31,4 @@ def require_quota(usage: Usage, additional: float) -> None:
         PermissionDenied: QUOTA_EXCEEDED, with the figures in the ErrorInfo metadata.
     """
     if not usage.check(int(additional)):
-        raise PermissionDenied(
-            "The upload would exceed the account's quota.",
-            reason="QUOTA_EXCEEDED",
-            quota_bytes=usage.quota_bytes,
-            used_bytes=usage.used_bytes,
-            reserved_bytes=usage.reserved_bytes,
-        )
+        raise QuotaExceeded(usage.quota_bytes, usage.used_bytes, usage.reserved_bytes)

@@ -3,40 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from typing import Protocol
 
-from drive_service.domain.rate_limits import Bucket, RateLimit, take
+from drive_service.domain.rate_limits import RateLimit
 from drive_service.errors import ResourceExhausted
+from drive_service.services.ports import Buckets
 
 _MAX_PACING_ROUNDS = 5
-
-
-class Buckets(Protocol):
-    """Where token buckets live: this process, or Redis when instances share them."""
-
-    async def take(self, key: str, limit: RateLimit, cost: float) -> float:
-        """Take ``cost`` tokens from bucket ``key``: 0.0 when taken, else the seconds to wait.
-        A store that cannot answer (Redis away) lets the call through rather than failing it."""
-
-
-class MemoryBuckets:
-    """Buckets of this process only (the embedded default), least recently used dropped first."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic, capacity: int = 100_000) -> None:
-        self._clock = clock
-        self._capacity = capacity
-        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
-
-    async def take(self, key: str, limit: RateLimit, cost: float) -> float:
-        bucket, wait = take(self._buckets.get(key), limit, self._clock(), cost)
-        self._buckets[key] = bucket
-        self._buckets.move_to_end(key)
-        if len(self._buckets) > self._capacity:
-            self._buckets.popitem(last=False)  # a forgotten bucket comes back full: lenient
-        return wait
 
 
 class RateLimits:

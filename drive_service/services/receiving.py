@@ -11,10 +11,8 @@ import google_crc32c
 from drive_service.domain import uploads as rules
 from drive_service.domain.files import Upload
 from drive_service.domain.tasks import Task
-from drive_service.errors import AlreadyExists, InvalidArgument
-
-#: Bytes-like chunk data (bytes, bytearray or memoryview).
-Data = bytes | bytearray | memoryview
+from drive_service.errors import AlreadyExists, ChunksMissing, InvalidArgument
+from drive_service.services.ports import Data
 
 #: Stores one whole chunk (durable and recorded) and returns the upload as it then stands; the
 #: arguments are task id, index, data, the declared CRC32C and the CRC32C computed on the way.
@@ -62,14 +60,14 @@ class _Chunk:
             if self.crc is not None and self.crc != piece.crc32c:
                 raise InvalidArgument(
                     f"The pieces of chunk {self.index} name different CRC32C values.",
-                    reason="CRC32C_MISMATCH",
+                    reason="CHECKSUM_MISMATCH",
                     field="crc32c",
                     chunk_index=self.index,
                 )
             self.crc = piece.crc32c
         size = len(piece.data)
         if self.filled + size > self.expected:
-            raise size_mismatch(self.index, self.filled + size, self.expected)
+            raise rules.size_mismatch(self.index, self.filled + size, self.expected)
         if size:
             if self.buffer is None:
                 self.buffer = bytearray(self.expected)
@@ -185,21 +183,39 @@ class StreamReceiver:
 
 def _require_complete(chunk: _Chunk) -> None:
     if chunk.filled:
-        raise size_mismatch(chunk.index, chunk.filled, chunk.expected)
-
-
-def size_mismatch(index: int, actual: int, expected: int) -> InvalidArgument:
-    """CHUNK_SIZE_MISMATCH for chunk ``index``."""
-    return InvalidArgument(
-        f"Chunk {index} must be {expected} bytes; got {actual}.",
-        reason="CHUNK_SIZE_MISMATCH",
-        field="data",
-        chunk_index=index,
-        expected=expected,
-        actual=actual,
-    )
+        raise rules.size_mismatch(chunk.index, chunk.filled, chunk.expected)
 
 
 def _consume(task: asyncio.Task[tuple[Task, Upload]]) -> None:
     if not task.cancelled():
         task.exception()
+
+
+async def split_file(task_id: str, plan: rules.ChunkPlan, data: AsyncIterator[Data]) -> AsyncIterator[Piece]:
+    """Cut a file's bytes, sent in order in blocks of any size (UploadFile), at chunk boundaries
+    into the pieces of an UploadChunks stream of task ``task_id``.
+
+    Raises:
+        InvalidArgument: FILE_SIZE_MISMATCH when more bytes come than the plan's file size.
+        ChunksMissing: the data ends before the file size.
+    """
+    offset = 0
+    yield Piece(task_id, 0, b"", None)
+    async for block in data:
+        view = memoryview(block)
+        del block  # only the bytes not yet cut stay referenced
+        while view:
+            index = offset // plan.chunk_size
+            room = plan.chunk_size - offset % plan.chunk_size
+            piece, view = view[:room], view[room:]
+            offset += len(piece)
+            if index >= plan.chunks_count:
+                raise InvalidArgument(
+                    "More bytes were sent than the declared file size.",
+                    reason="FILE_SIZE_MISMATCH",
+                    field="data",
+                )
+            yield Piece(task_id, index, piece, None)
+    if offset != plan.file_size:
+        missing = list(range(offset // plan.chunk_size, plan.chunks_count))
+        raise ChunksMissing(task_id, missing)

@@ -10,11 +10,11 @@ import logging
 import random
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from drive_service.config import RingSettings
 from drive_service.domain.events import RecordedEvent
-from drive_service.domain.ring import Delivery, Notification, Packet, backoff_ceiling, deliveries
+from drive_service.domain.ring import Delivery, Packet, backoff_ceiling, deliveries
+from drive_service.services.ports import RingClient
 
 _log = logging.getLogger(__name__)
 
@@ -28,27 +28,6 @@ class RingError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
-
-
-class RingClient(Protocol):
-    """The two Ring calls the sink makes; each is bounded by a deadline."""
-
-    async def push_packet(self, packet: Packet) -> None:
-        """``PushWebSocketPacket``.
-
-        Raises:
-            RingError: the call failed or its deadline passed.
-        """
-
-    async def push_notification(self, notification: Notification) -> None:
-        """``SendPushNotificationToUser`` (saved in the user's notification list).
-
-        Raises:
-            RingError: the call failed or its deadline passed.
-        """
-
-    async def close(self) -> None:
-        """Release the connection; no call is made afterwards."""
 
 
 class RingSink:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from drive_service.domain import events as task_events
@@ -15,10 +15,8 @@ from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, Task
 from drive_service.domain.validation import NewTask, TaskQuery, deadline
 from drive_service.errors import FailedPrecondition, InvalidTaskState, TaskNotFound
 from drive_service.services.events import EventWatcher
-from drive_service.services.ports import TaskStore
+from drive_service.services.ports import Clock, EventPublisher, TaskCache, TaskStore
 from drive_service.services.secrets import SecretBox
-
-Clock = Callable[[], datetime]
 
 
 class TaskManager:
@@ -27,6 +25,8 @@ class TaskManager:
     def __init__(
         self,
         store: TaskStore,
+        cache: TaskCache,
+        events: EventPublisher,
         watcher: EventWatcher,
         clock: Clock,
         *,
@@ -39,6 +39,8 @@ class TaskManager:
         them, and resuming one puts it back in the queue. ``on_queued`` wakes a local worker;
         ``on_abandoned(task_id)`` drops the hidden outputs of a task that will never complete."""
         self._store = store
+        self._cache = cache
+        self._events = events
         self._watcher = watcher
         self._clock = clock
         self._managed_types = managed_types
@@ -78,7 +80,7 @@ class TaskManager:
             estimated_duration_seconds=new.estimated_duration_seconds,
             managed=new.type in self._managed_types,
         )
-        await self._store.insert(task, [task_events.created(task)])
+        await self._events.publish(await self._store.insert(task, [task_events.created(task)]))
         if task.managed:
             self._on_queued()
         return task
@@ -89,8 +91,13 @@ class TaskManager:
         Raises:
             TaskNotFound: unknown id or another account's task.
         """
-        task = await self._store.get(account_id, task_id, fresh=fresh)
-        if task is None:
+
+        async def load() -> Task | None:
+            return await self._store.get(account_id, task_id)
+
+        task = await load() if fresh else await self._cache.read(task_id, load)
+        # Ids are unique: a cached task of another account means "not yours".
+        if task is None or task.account_id != account_id:
             raise TaskNotFound(task_id)
         return task
 
@@ -188,7 +195,15 @@ class TaskManager:
 
     async def cleanup(self, account_id: str, max_age: timedelta) -> int:
         """Delete the caller's terminal tasks last updated more than ``max_age`` ago."""
-        return await self._store.delete_terminal(account_id, self._clock() - max_age)
+        deleted, changes = await self._store.delete_terminal(account_id, self._clock() - max_age)
+        await self._events.publish(changes)
+        return deleted
+
+    async def purge_terminal(self, retention: timedelta) -> int:
+        """Delete every account's terminal tasks last updated more than ``retention`` ago."""
+        deleted, changes = await self._store.purge_terminal(self._clock() - retention)
+        await self._events.publish(changes)
+        return deleted
 
     async def stats(self, account_id: str) -> TaskStats:
         """The caller's counts by type and status, average progress and duration."""
@@ -245,7 +260,8 @@ class TaskManager:
     async def _change(
         self, account_id: str, task_id: str, change: Callable[[Task], tuple[Task, Sequence[Event]]]
     ) -> Task:
-        task, _ = await self._store.change(account_id, task_id, change)
+        task, changes = await self._store.change(account_id, task_id, change)
+        await self._events.publish(changes)
         return task
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import google_crc32c
 
@@ -18,27 +18,18 @@ from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
-from drive_service.domain.tasks import Action, Task, TaskStatus, TaskType, next_status, require_in_progress
-from drive_service.errors import (
-    BundleNotFound,
-    InvalidArgument,
-    InvalidTaskState,
-    TaskNotFound,
-)
+from drive_service.domain.tasks import Action, Task, TaskStatus, next_status
+from drive_service.domain.uploads import UploadStats
+from drive_service.errors import BundleNotFound, DriveError, InvalidArgument, InvalidTaskState, TaskNotFound
 from drive_service.pools import PoolRegistry
 from drive_service.services.completion import UploadCompleter
 from drive_service.services.digests import Feed, PrefixDigests
-from drive_service.services.ports import FileStore
+from drive_service.services.ports import BlobStores, Clock, Data, EventPublisher, FileStore, UploadStore
 from drive_service.services.quota import check_quota, cost_multipliers, require_quota
-from drive_service.services.receiving import Data, Piece, StreamReceiver, StreamResult, size_mismatch
+from drive_service.services.receiving import Piece, StreamReceiver, StreamResult, split_file
 from drive_service.services.tokens import Caller
-from drive_service.storage.blobs import LocalBlobStore
-from drive_service.storage.uploads import ChunkReceipt, SqlUploadStore, UploadStats
 
-Clock = Callable[[], datetime]
-_COMPLETION_LEASE = timedelta(minutes=10)
 _SPEED_WINDOW = timedelta(seconds=60)
-_MISSING_SHOWN = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +55,15 @@ class Created:
 
 
 class UploadManager:
-    """The use cases of UploadService; events are published after each commit."""
+    """The use cases of UploadService; each write's events are published right after its commit."""
 
     def __init__(
         self,
-        store: SqlUploadStore,
+        store: UploadStore,
         files: FileStore,
         pools: PoolRegistry,
-        blobs: LocalBlobStore,
+        blobs: BlobStores,
+        events: EventPublisher,
         clock: Clock,
         limits: UploadLimits,
     ) -> None:
@@ -79,6 +71,7 @@ class UploadManager:
         self._files = files
         self._pools = pools
         self._blobs = blobs
+        self._events = events
         self._clock = clock
         self._limits = limits
         self._buffers = asyncio.Semaphore(limits.max_buffered_chunks)
@@ -88,6 +81,7 @@ class UploadManager:
             files,
             pools,
             blobs,
+            events,
             clock,
             master_key=limits.master_key,
             default_quota=limits.default_quota,
@@ -96,7 +90,8 @@ class UploadManager:
         )
 
     async def create(self, caller: Caller, request: rules.UploadRequest) -> Created:
-        """Check the request in DESIGN §4's order, answer a dedup hit, or start an upload."""
+        """Check the request (shape, pool, policy, bundle, quota), answer a dedup hit, or start
+        an upload (an IN_PROGRESS task; ``task.created`` is sent)."""
         name = rules.file_name(request.file_name)
         size = rules.file_size(request.file_size)
         content_type = rules.content_type(request.content_type)
@@ -126,71 +121,39 @@ class UploadManager:
         wrapped_key = salt = None
         if encrypted:
             # Checked before the deliberately slow key derivation, and again when stored.
-            await self._check_bundle(caller.account_id, bundle_id)
+            if bundle_id is not None and await self._files.get_bundle(caller.account_id, bundle_id) is None:
+                raise BundleNotFound(bundle_id)
             await check_quota(self._files, self._pools, caller.account_id, cost, self._limits.default_quota)
             salt = crypto.new_salt()
             key = await asyncio.to_thread(crypto.derive_key, request.encrypt_password, salt)
             wrapped_key = crypto.wrap_key(self._limits.master_key, key)
-        task = Task(
+        task, upload = rules.new_upload(
             task_id=new_id(),
             account_id=caller.account_id,
-            type=TaskType.FILE_UPLOAD,
-            status=TaskStatus.IN_PROGRESS,
-            name="File Upload",
-            description=name,
-            priority=0,
-            progress=0.0,
-            status_message="",
-            parameters={
-                "fileName": name,
-                "fileSize": size,
-                "contentType": content_type,
-                "poolId": pool.id,
-                "bundleId": bundle_id,
-                "chunkSize": plan.chunk_size,
-                "chunksCount": plan.chunks_count,
-                "hash": sha256,
-                "encrypted": encrypted,
-            },
-            results={},
-            error_message="",
-            created_at=now,
-            updated_at=now,
-            last_activity=now,
-            started_at=now,
-        )
-        upload = Upload(
-            task_id=task.task_id,
-            account_id=caller.account_id,
-            file_name=name,
-            file_size=size,
+            name=name,
+            size=size,
             content_type=content_type,
-            chunk_size=plan.chunk_size,
-            chunks_count=plan.chunks_count,
-            chunks_uploaded=0,
-            bytes_uploaded=0,
+            plan=plan,
             pool_id=pool.id,
             bundle_id=bundle_id,
-            hash=sha256,
-            encrypted=encrypted,
+            sha256=sha256,
             wrapped_key=wrapped_key,
-            key_salt=salt,
+            salt=salt,
             file_expired_at=request.expired_at,
+            now=now,
         )
         # Bundle, quota, dedup and the new rows in one transaction.
         async with self._store.unit(caller.account_id) as unit:
             if bundle_id is not None and await unit.bundle(bundle_id) is None:
                 raise BundleNotFound(bundle_id)
-            multipliers = cost_multipliers(self._pools)
-            require_quota(await unit.usage(multipliers, self._limits.default_quota), cost)
-            if not encrypted and (existing := await unit.find_file(sha256, size, now)) is not None:
-                return Created(file=existing)
-            await unit.insert(task, upload, [ev.created(task)])
+            require_quota(await unit.usage(cost_multipliers(self._pools), self._limits.default_quota), cost)
+            existing = None if encrypted else await unit.find_file(sha256, size, now)
+            if existing is None:
+                await unit.insert(task, upload, [ev.created(task)])
+        if existing is not None:
+            return Created(file=existing)
+        await self._events.publish(unit.changes)
         return Created(task=task, upload=upload)
-
-    async def _check_bundle(self, account_id: str, bundle_id: str | None) -> None:
-        if bundle_id is not None and await self._files.get_bundle(account_id, bundle_id) is None:
-            raise BundleNotFound(bundle_id)
 
     async def get(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
         """The caller's upload. Raises TaskNotFound."""
@@ -200,16 +163,48 @@ class UploadManager:
         return found
 
     async def upload_chunk(
-        self, account_id: str, task_id: str, index: int, data: bytes, crc: int | None
+        self,
+        account_id: str,
+        task_id: str,
+        index: int,
+        data: Data,
+        crc: int | None,
+        computed: int | None = None,
     ) -> tuple[Task, Upload]:
-        """Store one whole chunk; acknowledged only once durable and recorded.
+        """Store one whole chunk; acknowledged only once its bytes are durable and its receipt is
+        committed. ``computed`` is its CRC32C when the caller already knows it.
 
         Raises:
-            InvalidArgument: INVALID_CHUNK_INDEX, CHUNK_SIZE_MISMATCH, CRC32C_MISMATCH.
-            AlreadyExists: CHUNK_ALREADY_UPLOADED.
+            InvalidArgument: INVALID_CHUNK_INDEX, CHUNK_SIZE_MISMATCH, CHECKSUM_MISMATCH.
+            ChunkAlreadyUploaded: another call stored this chunk (its bytes are kept).
             FailedPrecondition: INVALID_TASK_STATE when the upload is not in progress.
         """
-        return await self._store_chunk(account_id, task_id, index, data, crc, None)
+        actual = None if crc is None else computed if computed is not None else _crc32c(data)
+        feed: Feed | None = None
+        try:
+            async with self._store.receiving(account_id, task_id) as unit:
+                # Claim the receipt: of two racing writers of this chunk exactly one goes on.
+                receipt = rules.chunk_receipt(
+                    unit.task, unit.upload, index, len(data), crc, actual, self._clock()
+                )
+                await unit.claim(receipt)
+                # In-order chunks of plain uploads are hashed while their bytes are written, so
+                # completion need not read them back.
+                feed = None if unit.upload.encrypted else self._digests.begin(task_id, index, data)
+                # Durable before the commit; a cancelled caller still waits for the write to end.
+                await self._blobs.of(unit.upload.pool_id).write_chunk(task_id, receipt.offset, data)
+                count = functools.partial(
+                    rules.counted, receipt=receipt, upload_events=self._limits.upload_events
+                )
+                task, upload = await unit.apply(count)
+        except BaseException:
+            if feed is not None:
+                feed.abandon()
+            raise
+        await self._events.publish(unit.changes)
+        if feed is not None:
+            await feed.commit()
+        return task, upload
 
     async def receive_stream(self, account_id: str, pieces: AsyncIterator[Piece]) -> StreamResult:
         """Store the chunks of an UploadChunks stream; already stored chunks are skipped.
@@ -218,63 +213,41 @@ class UploadManager:
         chunk arrives; at most ``max_buffered_chunks`` chunk buffers exist in the process at once
         (see StreamReceiver). Chunks stored before an error stay stored (the upload is resumable).
         """
-        receiver = StreamReceiver(self._buffers, functools.partial(self._store_chunk, account_id))
+        receiver = StreamReceiver(self._buffers, functools.partial(self.upload_chunk, account_id))
         return await receiver.receive(pieces, lambda task_id: self.get(account_id, task_id))
 
-    async def _store_chunk(
-        self, account_id: str, task_id: str, index: int, data: Data, crc: int | None, computed: int | None
-    ) -> tuple[Task, Upload]:
-        """Store a whole chunk; ``computed`` is its CRC32C when the caller already knows it."""
-        actual = None if crc is None else computed if computed is not None else _crc32c(data)
-        now = self._clock()
-        feeds: list[Feed] = []
+    async def upload_file(
+        self,
+        caller: Caller,
+        request: rules.UploadRequest,
+        data: AsyncIterator[Data],
+        started: Callable[[str], Awaitable[None]],
+    ) -> tuple[StoredFile, str | None]:
+        """UploadFile: create the upload, receive ``data`` (the file's bytes in order, cut at
+        chunk boundaries here), then complete it. ``started(task_id)`` runs once the task exists,
+        before any byte is read, so a client whose stream breaks learns where to resume.
 
-        def check(task: Task, upload: Upload) -> ChunkReceipt:
-            require_in_progress(task, "accept chunks")
-            plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
-            expected = plan.expected_length(index)
-            if len(data) != expected:
-                raise size_mismatch(index, len(data), expected)
-            if actual != crc:
-                raise InvalidArgument(
-                    f"Chunk {index} does not match its CRC32C.",
-                    reason="CRC32C_MISMATCH",
-                    field="crc32c",
-                    chunk_index=index,
-                )
-            # Unencrypted chunks in order are hashed on the way in (while their bytes are
-            # written), so completion need not read them back.
-            feed = None if upload.encrypted else self._digests.begin(task_id, index, data)
-            if feed is not None:
-                feeds.append(feed)
-            offset = plan.offset(index)
-            return ChunkReceipt(
-                index, len(data), crc, now, lambda: self._blobs.write_chunk(task_id, offset, data)
-            )
+        Returns:
+            The file, and the id of the upload task that stored it (None: the caller owned the
+            content already, and no byte was read).
 
-        def count(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
-            require_in_progress(task, "accept chunks")
-            chunks = upload.chunks_uploaded + 1
-            upload = dataclasses.replace(
-                upload, chunks_uploaded=chunks, bytes_uploaded=upload.bytes_uploaded + len(data)
-            )
-            moved = dataclasses.replace(
-                task, progress=rules.progress(chunks, upload.chunks_count), updated_at=now, last_activity=now
-            )
-            moved, events = ev.throttled_progress(moved, now)
-            if events and self._limits.upload_events:
-                events.append(ev.upload_progressed(moved, upload))
-            return moved, upload, events
-
+        Raises:
+            DriveError: those of create, receive_stream and complete; once the task exists, they
+                carry its id in their metadata.
+        """
+        created = await self.create(caller, request)
+        if created.file is not None:
+            return created.file, None
+        assert created.task is not None and created.upload is not None
+        task_id = created.task.task_id
+        await started(task_id)
+        plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
         try:
-            task, upload, _ = await self._store.record_chunk(account_id, task_id, check, count)
-        except BaseException:
-            for feed in feeds:
-                feed.abandon()
+            await self.receive_stream(caller.account_id, split_file(task_id, plan, data))
+            return await self.complete(caller.account_id, task_id), task_id
+        except DriveError as error:
+            error.metadata.setdefault("taskId", task_id)
             raise
-        for feed in feeds:
-            await feed.commit()
-        return task, upload
 
     async def complete(self, account_id: str, task_id: str) -> StoredFile:
         """Verify and store the upload as a file (see UploadCompleter.complete)."""
@@ -291,9 +264,9 @@ class UploadManager:
             )
             return done, dataclasses.replace(upload, wrapped_key=None), [ev.status_changed(done)]
 
-        task, upload, _ = await self._store.change(account_id, task_id, cancel)
-        self._digests.discard(task_id)
-        await self._blobs.discard_staging(task_id)
+        task, upload, changes = await self._store.change(account_id, task_id, cancel)
+        await self._events.publish(changes)
+        await self._drop_staging(upload)
         return task, upload
 
     async def expire(self, account_id: str, task_id: str) -> None:
@@ -302,21 +275,18 @@ class UploadManager:
         def expire(task: Task, upload: Upload) -> tuple[Task, Upload, Sequence[Event]]:
             now = self._clock()
             status = next_status(task_id, task.status, Action.EXPIRE)
+            message = "The upload expired after being idle too long."
             done = dataclasses.replace(
-                task,
-                status=status,
-                error_message="The upload expired after being idle too long.",
-                completed_at=now,
-                updated_at=now,
+                task, status=status, error_message=message, completed_at=now, updated_at=now
             )
             events: list[Event] = [ev.status_changed(done)]
             if self._limits.upload_events:
                 events.append(ev.upload_failed(done, upload))
             return done, dataclasses.replace(upload, wrapped_key=None), events
 
-        await self._store.change(account_id, task_id, expire)
-        self._digests.discard(task_id)
-        await self._blobs.discard_staging(task_id)
+        _, upload, changes = await self._store.change(account_id, task_id, expire)
+        await self._events.publish(changes)
+        await self._drop_staging(upload)
 
     async def expire_stale(self, idle: timedelta, batch: int = 100) -> int:
         """Expire running uploads idle for longer than ``idle``; returns how many."""
@@ -362,10 +332,11 @@ class UploadManager:
 
     async def cleanup(self, account_id: str) -> int:
         """Delete the caller's failed, expired and cancelled uploads and their staging."""
-        removed = await self._store.delete_finished(account_id)
+        removed, changes = await self._store.delete_finished(account_id)
+        await self._events.publish(changes)
         for task_id in removed:
             self._digests.discard(task_id)
-            await self._blobs.discard_staging(task_id)
+            await self._discard_staging(task_id)
         return len(removed)
 
     async def stats(self, account_id: str) -> tuple[UploadStats, list[tuple[Task, Upload]]]:
@@ -373,8 +344,16 @@ class UploadManager:
         recent, _ = await self._store.find(account_id, None, "lastActivity", True, 0, 5)
         return await self._store.stats(account_id), recent
 
+    async def _drop_staging(self, upload: Upload) -> None:
+        self._digests.discard(upload.task_id)
+        await self._blobs.of(upload.pool_id).discard_staging(upload.task_id)
+
+    async def _discard_staging(self, task_id: str) -> None:
+        """Remove a deleted upload's staging from whichever pool holds it."""
+        for pool in self._pools.all():
+            await self._blobs.of(pool.id).discard_staging(task_id)
+
 
 def _crc32c(data: Data) -> int:
     # google_crc32c takes only immutable buffers: a bytearray or memoryview is copied first.
     return int(google_crc32c.value(data if isinstance(data, bytes) else bytes(data)))
-

@@ -9,7 +9,7 @@ import functools
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,16 +20,17 @@ from drive_service.domain.events import Event
 from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.errors import LeaseLost, StopAttempt, TaskFailed
+from drive_service.services.file_ops import FileOps
 from drive_service.services.handlers import Handler, TaskContext
+from drive_service.services.ports import EventPublisher, TaskChange, WorkerStore
 from drive_service.services.secrets import SecretBox
-from drive_service.storage.worker import SqlWorkerStore
 
 _log = logging.getLogger(__name__)
 
 #: Builds the file operations of one attempt: (task, lease token) -> FileOps.
-FileOpsFactory = Callable[[Task, str], Any]
+FileOpsFactory = Callable[[Task, str], FileOps]
 #: Deletes the hidden outputs of a task that will never complete.
-DiscardOutputs = Callable[[str], Any]
+DiscardOutputs = Callable[[str], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,8 @@ class Worker:
 
     def __init__(
         self,
-        store: SqlWorkerStore,
+        store: WorkerStore,
+        events: EventPublisher,
         handlers: dict[TaskType, Handler],
         clock: Callable[[], datetime],
         file_ops: FileOpsFactory,
@@ -61,6 +63,7 @@ class Worker:
         secrets: SecretBox,
     ) -> None:
         self._store = store
+        self._events = events
         self._handlers = handlers
         self._clock = clock
         self._file_ops = file_ops
@@ -110,7 +113,9 @@ class Worker:
     async def claim(self, limit: int) -> list[Task]:
         """Claim up to ``limit`` tasks and start their attempts."""
         token = new_id()
-        claimed = await self._store.claim(self._types, limit, self._clock(), self._settings.lease, token)
+        lease = self._settings.lease
+        claimed, changes = await self._store.claim(self._types, limit, self._clock(), lease, token)
+        await self._events.publish(changes)
         for task in claimed:
             attempt = asyncio.create_task(self._attempt(task))
             self._running.add(attempt)
@@ -172,7 +177,7 @@ class Worker:
                 return ev.throttled_progress(updated, now)
 
             try:
-                await self._store.change_leased(task_id, token, change)
+                await self._leased(task_id, token, change)
             except LeaseLost as lost:
                 raise StopAttempt(lost.status) from None
 
@@ -187,7 +192,7 @@ class Worker:
                 return dataclasses.replace(task, lease_expires_at=self._clock() + self._settings.lease), []
 
             try:
-                await self._store.change_leased(task_id, token, extend)
+                await self._leased(task_id, token, extend)
             except LeaseLost:
                 work.cancel()
                 return
@@ -213,7 +218,7 @@ class Worker:
             return done, [*events, ev.completed(done)]
 
         try:
-            await self._store.change_leased(task_id, token, complete)
+            await self._leased(task_id, token, complete)
         except LeaseLost:
             await self._stopped(task_id)  # a late completion of a rescued task is refused
 
@@ -224,7 +229,7 @@ class Worker:
             return self._after_failure(task, message, retry=retry)
 
         try:
-            task, _ = await self._store.change_leased(task_id, token, end)
+            task = await self._leased(task_id, token, end)
         except LeaseLost:
             await self._stopped(task_id)
             return
@@ -249,8 +254,9 @@ class Worker:
             outcome = await self._store.rescue(task_id, rescue)
             if outcome is None:
                 continue  # gone, or busy in someone's transaction: the next round looks again
-            task, recorded = outcome
-            if not recorded and task.status is not TaskStatus.PENDING:
+            task, changes = outcome
+            await self._events.publish(changes)
+            if not changes.events and task.status is not TaskStatus.PENDING:
                 continue
             if task.status is TaskStatus.FAILED:
                 await self._discard_outputs(task_id)
@@ -284,6 +290,12 @@ class Worker:
             last_activity=now,
         )
         return failed, [ev.failed(failed)]
+
+    async def _leased(self, task_id: str, token: str, change: TaskChange) -> Task:
+        """Apply a change to a task this attempt holds, and publish it. Raises LeaseLost."""
+        task, changes = await self._store.change_leased(task_id, token, change)
+        await self._events.publish(changes)
+        return task
 
     async def _stopped(self, task_id: str) -> None:
         """The attempt stopped because the task left it: drop outputs unless it may resume."""

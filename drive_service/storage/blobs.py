@@ -1,4 +1,4 @@
-"""Local-disk blob store: durable chunk writes into a staging file, content-addressed blobs."""
+"""Local-disk blob stores: durable chunk writes into a staging file, content-addressed blobs."""
 
 from __future__ import annotations
 
@@ -8,31 +8,33 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from drive_service.domain.ids import is_well_formed
-from drive_service.errors import Unavailable
+from drive_service.errors import PoolNotFound, Unavailable
+from drive_service.services.ports import BlobMissing, BlobStore, Data
+from drive_service.storage import probes
 
 _BLOCK = 1024 * 1024
 _T = TypeVar("_T")
 
-#: Bytes-like data to write (bytes, bytearray or memoryview; written without a copy).
-Data = bytes | bytearray | memoryview
-
 
 class LocalBlobStore:
-    """Staging under ``staging_root/<task_id>/``; blobs under ``<pool root>/blobs/ab/cd/<key>``.
+    """One pool's bytes on local disk: staging under ``staging_root/<task_id>/``, blobs under
+    ``<pool_root>/blobs/ab/cd/<key>``.
 
     Each upload has one staging file of the declared size; a chunk is written at its offset and
     fsync'd before the write returns, so chunks may arrive in any order and completion needs no
-    copy: the staging file is hashed and renamed into place. Every OSError surfaces as
+    copy: the staging file is hashed and hard-linked into place. Every OSError surfaces as
     Unavailable (retryable), so the caller's transaction rolls back and nothing half-done shows.
     """
 
-    def __init__(self, staging_root: Path) -> None:
+    def __init__(self, staging_root: Path, pool_root: Path) -> None:
         self.staging_root = staging_root
+        self.pool_root = pool_root
 
     def staging_file(self, task_id: str) -> Path:
         """Where the upload's bytes are gathered (task ids are checked to be path-safe)."""
@@ -40,37 +42,42 @@ class LocalBlobStore:
             raise ValueError(f"unsafe task id {task_id!r}")
         return self.staging_root / task_id / "data"
 
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
-        """Write ``data`` at ``offset`` of the staging file and make it durable.
+    def blob_path(self, key: str) -> Path:
+        """The file of blob ``key``."""
+        return blob_path(self.pool_root, key)
 
-        A cancelled caller still waits until the write thread is done: the caller's transaction
-        (the chunk's receipt) must not roll back, letting another writer claim the chunk, while
-        these bytes may still land on top of that writer's.
-        """
+    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
         path = self.staging_file(task_id)
         await _io_to_the_end(lambda: _pwrite_all(path, offset, data))
 
     async def hash_staging(self, task_id: str) -> tuple[str, int]:
-        """SHA-256 hex and size of the staging file."""
-        return await self.hash(self.staging_file(task_id))
-
-    async def hash(self, path: Path) -> tuple[str, int]:
-        """SHA-256 hex and size of a file."""
+        path = self.staging_file(task_id)
         return await _io(lambda: _hash_file(path))
 
-    async def adopt_staging(self, task_id: str, pool_root: Path, key: str) -> bool:
-        """Make the staging file the blob ``key`` of the pool; False when that blob existed.
+    async def read_staging(self, task_id: str) -> AsyncIterator[bytes]:
+        async for block in _read(self.staging_file(task_id), 0, None):
+            yield block
 
-        The blob is a hard link to the staging file, so a completion whose transaction fails
-        can simply be retried: the staging file is still there.
-        """
-        return await self.adopt(self.staging_file(task_id), pool_root, key)
+    async def adopt_staging(self, task_id: str, key: str) -> bool:
+        # The blob is a hard link to the staging file, so a completion whose transaction fails
+        # can simply be retried: the staging file is still there.
+        return await self.adopt(self.staging_file(task_id), key)
 
-    async def adopt(self, source: Path, pool_root: Path, key: str) -> bool:
-        """Make ``source`` (left in place) the blob ``key`` of the pool; False when it existed."""
+    async def discard_staging(self, task_id: str) -> None:
+        await _io(lambda: shutil.rmtree(self.staging_file(task_id).parent, ignore_errors=True))
+
+    async def staging_ids(self) -> list[str]:
+        def scan() -> list[str]:
+            if not self.staging_root.is_dir():
+                return []
+            return [entry.name for entry in self.staging_root.iterdir() if entry.is_dir()]
+
+        return await _io(scan)
+
+    async def adopt(self, source: Path, key: str) -> bool:
+        target = self.blob_path(key)
 
         def adopt() -> bool:
-            target = blob_path(pool_root, key)
             if target.exists():
                 os.utime(target)  # fresh again: the orphan collector leaves young blobs alone
                 return False
@@ -78,7 +85,7 @@ class LocalBlobStore:
             try:
                 os.link(source, target)
             except OSError:  # another file system: copy durably, then swap in
-                temporary = target.with_name(f".{key}.{secrets.token_hex(4)}")
+                temporary = _temporary(target)
                 shutil.copyfile(source, temporary)
                 _fsync_file(temporary)
                 os.replace(temporary, target)
@@ -87,95 +94,105 @@ class LocalBlobStore:
 
         return await _io(adopt)
 
-    async def write_blob(self, pool_root: Path, produce: Callable[[Path], _T]) -> tuple[str, _T]:
-        """Let ``produce`` write a new blob file (it must fsync it); returns a fresh random key."""
+    async def put(self, key: str, blocks: AsyncIterable[bytes]) -> bool:
+        target = self.blob_path(key)
+        if await _io(target.exists):
+            return False
+        await self._write(target, blocks)
+        return True
 
-        def write() -> tuple[str, _T]:
-            key = secrets.token_hex(32)
-            target = blob_path(pool_root, key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{key}.part")
-            try:
-                result = produce(temporary)
-                os.replace(temporary, target)
-            finally:
-                temporary.unlink(missing_ok=True)
-            _fsync_file(target.parent)
-            return key, result
+    async def write_blob(self, blocks: AsyncIterable[bytes]) -> tuple[str, int]:
+        key = secrets.token_hex(32)
+        return key, await self._write(self.blob_path(key), blocks)
 
-        return await _io(write)
+    async def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        async for block in _read(self.blob_path(key), offset, length):
+            yield block
 
-    async def copy_blob(self, source_root: Path, target_root: Path, key: str) -> None:
-        """Copy blob ``key`` from one pool to another, durably, unless the target has it."""
+    async def delete_blob(self, key: str) -> None:
+        path = self.blob_path(key)
+        await _io(lambda: path.unlink(missing_ok=True))
 
-        def copy() -> None:
-            target = blob_path(target_root, key)
-            if target.exists():
-                return
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{key}.{secrets.token_hex(4)}")
-            try:
-                shutil.copyfile(blob_path(source_root, key), temporary)
-                _fsync_file(temporary)
-                os.replace(temporary, target)
-            finally:
-                temporary.unlink(missing_ok=True)
-            _fsync_file(target.parent)
-
-        await _io(copy)
-
-    async def discard_staging(self, task_id: str) -> None:
-        """Remove the upload's staging directory (no error when already gone)."""
-        await _io(lambda: shutil.rmtree(self.staging_file(task_id).parent, ignore_errors=True))
-
-    async def delete_blob(self, pool_root: Path, key: str) -> None:
-        """Remove a blob file (no error when already gone)."""
-        await _io(lambda: blob_path(pool_root, key).unlink(missing_ok=True))
-
-    async def read(self, path: Path, offset: int, length: int | None) -> AsyncIterator[bytes]:
-        """Yield bytes [offset, offset+length) of a file in blocks of at most 1 MiB."""
-        handle = await _io(lambda: path.open("rb"))
-        try:
-            await _io(lambda: handle.seek(offset))
-            remaining = length
-            while remaining is None or remaining > 0:
-                size = _BLOCK if remaining is None else min(_BLOCK, remaining)
-                block = await _io(lambda size=size: handle.read(size))  # type: ignore[misc]
-                if not block:
-                    return
-                if remaining is not None:
-                    remaining -= len(block)
-                yield block
-        finally:
-            handle.close()
-
-    async def blob_keys(self, pool_root: Path, modified_before: float) -> list[str]:
-        """Keys of the pool's blob files last modified before ``modified_before`` (epoch seconds)."""
+    async def blob_keys(self, modified_before: datetime) -> list[str]:
+        limit = modified_before.timestamp()
 
         def scan() -> list[str]:
-            root = pool_root / "blobs"
+            root = self.pool_root / "blobs"
             if not root.is_dir():
                 return []
             return [
                 path.name
                 for path in root.glob("??/??/*")
-                if not path.name.startswith(".") and path.stat().st_mtime < modified_before
+                if not path.name.startswith(".") and path.stat().st_mtime < limit
             ]
 
         return await _io(scan)
 
-    def staging_ids(self) -> list[str]:
-        """Task ids that have a staging directory (for orphan collection)."""
-        if not self.staging_root.is_dir():
-            return []
-        return [entry.name for entry in self.staging_root.iterdir() if entry.is_dir()]
+    async def probe(self) -> None:
+        for folder in (self.staging_root, self.pool_root):
+            await probes.directory_writable(folder)
+
+    async def _write(self, target: Path, blocks: AsyncIterable[bytes]) -> int:
+        """Write ``blocks`` durably into a temporary file beside ``target``, then rename it into
+        place; returns the size. Nothing is left behind on failure."""
+        await _io(lambda: target.parent.mkdir(parents=True, exist_ok=True))
+        temporary = _temporary(target)
+        handle = await _io(lambda: temporary.open("wb"))
+        size = 0
+        try:
+            async for block in blocks:
+                size += await _io(lambda block=block: handle.write(block))  # type: ignore[misc]
+            await _io(lambda: _close_durably(handle))
+            await _io(lambda: _rename_durably(temporary, target))
+        finally:
+            handle.close()
+            await _io(lambda: temporary.unlink(missing_ok=True))
+        return size
+
+
+class BlobStoreRegistry:
+    """BlobStores: the store of each configured pool, built once by the composition root."""
+
+    def __init__(self, stores: dict[str, BlobStore]) -> None:
+        self._stores = stores
+
+    def of(self, pool_id: str) -> BlobStore:
+        """The store of pool ``pool_id``. Raises PoolNotFound when none is configured."""
+        store = self._stores.get(pool_id)
+        if store is None:
+            raise PoolNotFound(pool_id)
+        return store
 
 
 def blob_path(pool_root: Path, key: str) -> Path:
-    """The file of blob ``key`` in a pool (two levels of fan-out)."""
+    """The file of blob ``key`` in a pool (two levels of fan-out; keys are 64 hex digits)."""
     if len(key) != 64 or not all(ch in "0123456789abcdef" for ch in key):
         raise ValueError(f"bad blob key {key!r}")
     return pool_root / "blobs" / key[:2] / key[2:4] / key
+
+
+async def _read(path: Path, offset: int, length: int | None) -> AsyncIterator[bytes]:
+    """Bytes [offset, offset + length) of a file in blocks of at most 1 MiB; BlobMissing when
+    the file does not exist."""
+    try:
+        handle = await asyncio.to_thread(path.open, "rb")
+    except FileNotFoundError:
+        raise BlobMissing(path.name) from None
+    except OSError as error:
+        raise Unavailable("Storage is unavailable; retry shortly.", retry_after=1.0) from error
+    try:
+        await _io(lambda: handle.seek(offset))
+        remaining = length
+        while remaining is None or remaining > 0:
+            size = _BLOCK if remaining is None else min(_BLOCK, remaining)
+            block = await _io(lambda size=size: handle.read(size))  # type: ignore[misc]
+            if not block:
+                return
+            if remaining is not None:
+                remaining -= len(block)
+            yield block
+    finally:
+        handle.close()
 
 
 async def _io(call: Callable[[], _T]) -> _T:
@@ -199,6 +216,10 @@ async def _io_to_the_end(call: Callable[[], _T]) -> _T:
         raise
 
 
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+
+
 def _pwrite_all(path: Path, offset: int, data: Data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -220,6 +241,17 @@ def _hash_file(path: Path) -> tuple[str, int]:
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
+
+
+def _close_durably(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+
+
+def _rename_durably(source: Path, target: Path) -> None:
+    os.replace(source, target)
+    _fsync_file(target.parent)
 
 
 def _fsync_file(path: Path) -> None:

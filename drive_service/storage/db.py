@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,38 +12,27 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from drive_service.domain.events import RecordedEvent
 from drive_service.errors import Unavailable
+from drive_service.services.ports import Changes
 from drive_service.storage import sqlite_driver
 
 _WRITE = "drive_write"
 
 
 @dataclass(slots=True)
-class Committed:
-    """What one write transaction did that others must hear of once it commits."""
+class Transaction:
+    """A write transaction's connection, and what it changed that others must hear of once it
+    commits (the caller publishes ``changes`` after the commit)."""
 
-    touched_tasks: set[str] = field(default_factory=set)
-    events: list[RecordedEvent] = field(default_factory=list)
+    conn: AsyncConnection
+    changes: Changes = field(default_factory=Changes)
 
-
-#: The write transaction running in this context (see ``touch_tasks`` and ``announce``).
-_current: contextvars.ContextVar[Committed | None] = contextvars.ContextVar("committed", default=None)
-
-
-def touch_tasks(*task_ids: str) -> None:
-    """Record that the current write transaction changes or deletes these tasks (their cached
-    copies are invalidated once it commits)."""
-    current = _current.get()
-    if current is not None:
-        current.touched_tasks.update(task_ids)
+    def touch(self, *task_ids: str) -> None:
+        """Record that this transaction changes or deletes these tasks (their cached copies are
+        stale once it commits)."""
+        self.changes.touched_tasks.update(task_ids)
 
 
-def announce(events: Sequence[RecordedEvent]) -> None:
-    """Record events the current write transaction stored (published once it commits)."""
-    current = _current.get()
-    if current is not None:
-        current.events.extend(events)
 _BUSY_TIMEOUT_SECONDS = 30  # also SQLite's busy_timeout below
 
 
@@ -70,10 +58,6 @@ class Database:
             options = {"module": sqlite_driver.dbapi(), "pool_reset_on_return": None}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self._write_turn = asyncio.Lock()
-        #: Awaited after a write transaction that touched tasks or stored events commits, before
-        #: the caller goes on; shielded, so a cancelled caller cannot cut it short.
-        self.after_commit: Callable[[Committed], Awaitable[None]] | None = None
-        self._following: set[asyncio.Future[None]] = set()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -84,34 +68,12 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that commits on success and rolls back on any exception.
-
-        Once it has committed, ``after_commit`` runs to its end even if the caller is cancelled
-        meanwhile: the cache invalidations and the events of a committed change are never lost.
-        """
-        committed = Committed()
-        reset = _current.set(committed)
-        done = False
-        try:
-            async with self._writer(), _translated(), self.engine.connect() as conn:
-                conn = await conn.execution_options(**{_WRITE: True})
-                async with conn.begin():
-                    yield conn
-                done = True  # from here on, even a cancellation must not skip after_commit
-        finally:
-            _current.reset(reset)
-            if done and (committed.touched_tasks or committed.events) and self.after_commit is not None:
-                follow_up = asyncio.ensure_future(self.after_commit(committed))
-                self._following.add(follow_up)
-                follow_up.add_done_callback(self._following.discard)
-                await asyncio.shield(follow_up)
-
-    async def settle(self, timeout: float) -> None:
-        """Wait, at most ``timeout`` seconds, for the after-commit work of transactions whose
-        callers were cancelled (before shutting down what that work uses)."""
-        if self._following:
-            await asyncio.wait(set(self._following), timeout=timeout)
+    async def write(self) -> AsyncIterator[Transaction]:
+        """A transaction that commits when the block ends normally and rolls back on any exception."""
+        async with self._writer(), _translated(), self.engine.connect() as conn:
+            conn = await conn.execution_options(**{_WRITE: True})
+            async with conn.begin():
+                yield Transaction(conn)
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from drive_service.domain.events import Event, EventType, RecordedEvent
 from drive_service.domain.tasks import TaskType
-from drive_service.storage.db import Database, announce
+from drive_service.storage.db import Database, Transaction
 from drive_service.storage.models import account_sequences, events
 
 
-async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[Event]) -> list[RecordedEvent]:
-    """Append ``batch`` to the outbox inside the caller's transaction; the events are published
-    once it commits (``Database.after_commit``).
+async def record(tx: Transaction, recorded_at: datetime, batch: Sequence[Event]) -> list[RecordedEvent]:
+    """Append ``batch`` to the outbox inside the caller's transaction and to ``tx.changes`` (the
+    caller publishes them once it commits).
 
     Sequences come from one counter row per account, incremented with an upsert; its row lock
     makes an account's events commit in sequence order, so a reader that sees sequence N has
@@ -27,7 +27,7 @@ async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[E
     recorded: list[RecordedEvent] = []
     for account_id in dict.fromkeys(event.account_id for event in batch):
         mine = [event for event in batch if event.account_id == account_id]
-        last = await _advance(conn, account_id, len(mine))
+        last = await _advance(tx.conn, account_id, len(mine))
         first = last - len(mine) + 1
         rows = [
             {
@@ -41,9 +41,9 @@ async def record(conn: AsyncConnection, recorded_at: datetime, batch: Sequence[E
             }
             for offset, event in enumerate(mine)
         ]
-        await conn.execute(insert(events), rows)
+        await tx.conn.execute(insert(events), rows)
         recorded += [RecordedEvent(first + offset, recorded_at, event) for offset, event in enumerate(mine)]
-    announce(recorded)
+    tx.changes.events += recorded
     return recorded
 
 
@@ -94,8 +94,8 @@ class SqlEventLog:
         removed = 0
         while True:
             oldest = select(events.c.id).where(events.c.created_at < recorded_before).limit(batch)
-            async with self._db.write() as conn:
-                count = (await conn.execute(delete(events).where(events.c.id.in_(oldest)))).rowcount
+            async with self._db.write() as tx:
+                count = (await tx.conn.execute(delete(events).where(events.c.id.in_(oldest)))).rowcount
             removed += count
             if count < batch:
                 return removed

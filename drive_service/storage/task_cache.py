@@ -1,7 +1,7 @@
 """The task cache for GetTask-style reads: shared in Redis, or none.
 
 It keeps one promise: a read that starts after a write committed never returns the state from
-before it, on any instance. Writers invalidate after commit (``Database.after_commit``) and before
+before it, on any instance. Writers invalidate after commit (``EventPublisher.publish``) and before
 their RPC answers; a reader that loaded the row from the database only stores it if no
 invalidation of that task happened while it was loading, so a slow reader cannot put an old row
 back. Sealed secrets are never cached.
@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import redis.asyncio as redis
 
@@ -31,19 +31,6 @@ _DATETIMES = frozenset(column.name for column in tasks.c if isinstance(column.ty
 #: Part of every key: instances of two versions never read each other's encoding.
 _VERSION = "v1"
 _RETRY_CHUNK = 1000
-
-
-class TaskCache(Protocol):
-    """A cache of tasks by id."""
-
-    async def read(self, task_id: str, load: Loader) -> Task | None:
-        """The cached task, or what ``load`` returns (kept when nothing changed meanwhile)."""
-
-    async def invalidate(self, task_ids: Iterable[str]) -> None:
-        """Forget these tasks (they changed or were deleted); never raises."""
-
-    async def retry_pending(self) -> None:
-        """Make the invalidations that could not be made earlier (the cache was unreachable)."""
 
 
 class NoTaskCache:

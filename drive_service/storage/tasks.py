@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, and_, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Delete, and_, delete, func, select
 
-from drive_service.domain.events import Event, RecordedEvent
+from drive_service.domain.events import Event
 from drive_service.domain.tasks import TERMINAL_STATUSES, Task, TaskStats, TaskStatus, TaskType
 from drive_service.domain.validation import SortKey, TaskQuery
-from drive_service.errors import TaskNotFound
-from drive_service.services.ports import TaskChange
-from drive_service.storage import outbox
-from drive_service.storage.db import Database, touch_tasks
+from drive_service.services.ports import Changes, TaskChange
+from drive_service.storage.db import Database
 from drive_service.storage.models import tasks
-from drive_service.storage.task_cache import TaskCache
+from drive_service.storage.task_rows import change_task, insert_task, task_from_row
 
 _SORT_COLUMNS = {
     SortKey.NAME: tasks.c.name,
@@ -31,45 +27,29 @@ _SORT_COLUMNS = {
     SortKey.LAST_ACTIVITY: tasks.c.last_activity,
 }
 _TERMINAL = [status.value for status in TERMINAL_STATUSES]
-_FIELDS = [field.name for field in dataclasses.fields(Task)]
 
 
 class SqlTaskStore:
     """TaskStore over the ``tasks`` table, with events written through the outbox."""
 
-    def __init__(self, db: Database, cache: TaskCache) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._cache = cache
 
-    async def insert(self, task: Task, events: Sequence[Event]) -> list[RecordedEvent]:
-        async with self._db.write() as conn:
-            await conn.execute(insert(tasks).values(**task_row(task)))
-            return await outbox.record(conn, task.updated_at, events)
+    async def insert(self, task: Task, events: Sequence[Event]) -> Changes:
+        async with self._db.write() as tx:
+            await insert_task(tx, task, events)
+        return tx.changes
 
-    async def get(self, account_id: str, task_id: str, *, fresh: bool = False) -> Task | None:
-        async def load() -> Task | None:
-            async with self._db.read() as conn:
-                return await _select_one(conn, account_id, task_id, lock=False)
+    async def get(self, account_id: str, task_id: str) -> Task | None:
+        query = select(tasks).where(tasks.c.task_id == task_id, tasks.c.account_id == account_id)
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).mappings().one_or_none()
+        return None if row is None else task_from_row(row)
 
-        task = await load() if fresh else await self._cache.read(task_id, load)
-        # Ids are unique: a cached task of another account means "not yours".
-        return task if task is not None and task.account_id == account_id else None
-
-    async def change(
-        self, account_id: str, task_id: str, change: TaskChange
-    ) -> tuple[Task, list[RecordedEvent]]:
-        async with self._db.write() as conn:
-            current = await _select_one(conn, account_id, task_id, lock=True)
-            if current is None:
-                raise TaskNotFound(task_id)
-            updated, events = change(current)
-            if updated != current:
-                values = task_row(updated)
-                del values["task_id"], values["account_id"]
-                await conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(**values))
-                touch_tasks(task_id)
-            recorded = await outbox.record(conn, updated.updated_at, events) if events else []
-            return updated, recorded
+    async def change(self, account_id: str, task_id: str, change: TaskChange) -> tuple[Task, Changes]:
+        async with self._db.write() as tx:
+            task = await change_task(tx, task_id, account_id, change)
+        return task, tx.changes
 
     async def find(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
         condition = _filters(account_id, query)
@@ -95,7 +75,7 @@ class SqlTaskStore:
             raise failed.exceptions[0] from None  # e.g. Unavailable, as a single read raises it
         return [task_from_row(row) for row in rows.result()], total.result()
 
-    async def delete_terminal(self, account_id: str, updated_before: datetime) -> int:
+    async def delete_terminal(self, account_id: str, updated_before: datetime) -> tuple[int, Changes]:
         statement = delete(tasks).where(
             tasks.c.account_id == account_id,
             tasks.c.status.in_(_TERMINAL),
@@ -103,16 +83,15 @@ class SqlTaskStore:
         )
         return await self._delete(statement)
 
-    async def purge_terminal(self, updated_before: datetime) -> int:
-        """Delete every account's terminal tasks last updated before the given time (retention)."""
+    async def purge_terminal(self, updated_before: datetime) -> tuple[int, Changes]:
         statement = delete(tasks).where(tasks.c.status.in_(_TERMINAL), tasks.c.updated_at < updated_before)
         return await self._delete(statement)
 
-    async def _delete(self, statement: Delete) -> int:
-        async with self._db.write() as conn:
-            deleted = list((await conn.execute(statement.returning(tasks.c.task_id))).scalars())
-            touch_tasks(*deleted)
-        return len(deleted)
+    async def _delete(self, statement: Delete) -> tuple[int, Changes]:
+        async with self._db.write() as tx:
+            deleted = list((await tx.conn.execute(statement.returning(tasks.c.task_id))).scalars())
+            tx.touch(*deleted)
+        return len(deleted), tx.changes
 
     async def overdue(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         query = (
@@ -173,27 +152,3 @@ def _filters(account_id: str, query: TaskQuery) -> ColumnElement[bool]:
     if query.status is not None:
         conditions.append(tasks.c.status == query.status.value)
     return and_(*conditions)
-
-
-async def _select_one(conn: AsyncConnection, account_id: str, task_id: str, *, lock: bool) -> Task | None:
-    query = select(tasks).where(tasks.c.task_id == task_id, tasks.c.account_id == account_id)
-    if lock:
-        # FOR NO KEY UPDATE: it does not conflict with the KEY SHARE lock that inserting a row
-        # referencing this task (a chunk receipt) takes, so concurrent chunk writers cannot deadlock.
-        query = query.with_for_update(key_share=True)
-    row = (await conn.execute(query)).mappings().one_or_none()
-    return None if row is None else task_from_row(row)
-
-
-def task_row(task: Task) -> dict[str, Any]:
-    values = {name: getattr(task, name) for name in _FIELDS}
-    values["type"] = task.type.value
-    values["status"] = task.status.value
-    return values
-
-
-def task_from_row(row: Any) -> Task:
-    values = {name: row[name] for name in _FIELDS}
-    values["type"] = TaskType(row["type"])
-    values["status"] = TaskStatus(row["status"])
-    return Task(**values)

@@ -6,16 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from drive_service.domain.events import RecordedEvent
 from drive_service.domain.tasks import Task, TaskStatus
 from drive_service.errors import LeaseLost
-from drive_service.services.ports import TaskChange
-from drive_service.storage import outbox
-from drive_service.storage.db import Database, touch_tasks
+from drive_service.services.ports import Changes, TaskChange
+from drive_service.storage.db import Database
 from drive_service.storage.models import files, tasks
-from drive_service.storage.tasks import task_from_row, task_row
+from drive_service.storage.task_rows import locked_task, store_change, task_from_row
 
 _RUNNING = TaskStatus.IN_PROGRESS.value
 # Literal conditions, word for word those of the partial indexes, so the planner uses them.
@@ -31,7 +28,7 @@ class SqlWorkerStore:
 
     async def claim(
         self, types: Sequence[str], limit: int, now: datetime, lease: timedelta, token: str
-    ) -> list[Task]:
+    ) -> tuple[list[Task], Changes]:
         """Lease up to ``limit`` claimable tasks, highest priority first, oldest first among equals.
 
         PostgreSQL skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``), so workers
@@ -63,45 +60,41 @@ class SqlWorkerStore:
             )
             .returning(*tasks.c)
         )
-        async with self._db.write() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-            touch_tasks(*(row["task_id"] for row in rows))
+        async with self._db.write() as tx:
+            rows = (await tx.conn.execute(statement)).mappings().all()
+            tx.touch(*(row["task_id"] for row in rows))
         claimed = [task_from_row(row) for row in rows]
-        return sorted(claimed, key=lambda task: (-task.priority, task.created_at))
+        return sorted(claimed, key=lambda task: (-task.priority, task.created_at)), tx.changes
 
-    async def change_leased(
-        self, task_id: str, token: str, change: TaskChange
-    ) -> tuple[Task, list[RecordedEvent]]:
+    async def change_leased(self, task_id: str, token: str, change: TaskChange) -> tuple[Task, Changes]:
         """Apply ``change`` to a task this attempt still holds.
 
         Raises:
             LeaseLost: the token does not hold the task any more (nothing is written).
         """
-        async with self._db.write() as conn:
-            task = await _locked(conn, task_id)
+        async with self._db.write() as tx:
+            task = await locked_task(tx, task_id)
             if task is None or task.lease_token != token or task.status is not TaskStatus.IN_PROGRESS:
                 raise LeaseLost(task_id, task.status.value if task else "deleted")
             updated, events = change(task)
-            await _store(conn, task, updated)
+            await store_change(tx, task, updated, events)
             if updated.status is TaskStatus.COMPLETED:
                 # The attempt's outputs become visible in the same transaction as its success.
-                await conn.execute(
+                await tx.conn.execute(
                     update(files).where(files.c.attempt_token == task_id).values(attempt_token=None)
                 )
-            recorded = await outbox.record(conn, updated.updated_at, events) if events else []
-            return updated, recorded
+        return updated, tx.changes
 
-    async def rescue(self, task_id: str, change: TaskChange) -> tuple[Task, list[RecordedEvent]] | None:
+    async def rescue(self, task_id: str, change: TaskChange) -> tuple[Task, Changes] | None:
         """Apply ``change`` to a task whatever its lease; None when the task is gone or its row is
         locked by someone else (``SKIP LOCKED``: a frozen transaction never stalls the reaper)."""
-        async with self._db.write() as conn:
-            task = await _locked(conn, task_id, skip_locked=True)
+        async with self._db.write() as tx:
+            task = await locked_task(tx, task_id, skip_locked=True)
             if task is None:
                 return None
             updated, events = change(task)
-            await _store(conn, task, updated)
-            recorded = await outbox.record(conn, updated.updated_at, events) if events else []
-            return updated, recorded
+            await store_change(tx, task, updated, events)
+        return updated, tx.changes
 
     async def expired_leases(self, now: datetime, limit: int) -> list[str]:
         """Ids of running managed tasks whose lease has run out."""
@@ -115,28 +108,3 @@ class SqlWorkerStore:
         async with self._db.read() as conn:
             value = (await conn.execute(query)).scalar_one_or_none()
         return None if value is None else TaskStatus(value)
-
-    async def pending_outputs(self, task_id: str) -> list[str]:
-        """Ids of the files the task's attempts created that are not yet visible."""
-        query = select(files.c.id).where(files.c.attempt_token == task_id)
-        async with self._db.read() as conn:
-            return list((await conn.execute(query)).scalars())
-
-
-async def _locked(conn: AsyncConnection, task_id: str, *, skip_locked: bool = False) -> Task | None:
-    query = (
-        select(tasks)
-        .where(tasks.c.task_id == task_id)
-        .with_for_update(key_share=True, skip_locked=skip_locked)
-    )
-    row = (await conn.execute(query)).mappings().one_or_none()
-    return None if row is None else task_from_row(row)
-
-
-async def _store(conn: AsyncConnection, before: Task, after: Task) -> None:
-    if after == before:
-        return
-    values = task_row(after)
-    del values["task_id"], values["account_id"]
-    await conn.execute(update(tasks).where(tasks.c.task_id == after.task_id).values(**values))
-    touch_tasks(after.task_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from drive_service.services.ports import Data
 from drive_service.storage import blobs
 from drive_service.storage.blobs import LocalBlobStore
 from tests.support import PG_ENV, postgres_database
@@ -60,18 +61,19 @@ class FaultyBlobStore(LocalBlobStore):
     def __init__(
         self,
         staging_root: Path,
+        pool_root: Path,
         *,
         fail_write_offsets: frozenset[int] = frozenset(),
         fail_hash: bool = False,
         fail_adopt: bool = False,
     ) -> None:
-        super().__init__(staging_root)
+        super().__init__(staging_root, pool_root)
         self._pending_writes = set(fail_write_offsets)
         self._fail_hash = fail_hash
         self._fail_adopt = fail_adopt
         self.injected: list[str] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: blobs.Data) -> None:
+    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
         if offset in self._pending_writes:
             self._pending_writes.discard(offset)
             await super().write_chunk(task_id, offset, data[: len(data) // 2])
@@ -86,23 +88,23 @@ class FaultyBlobStore(LocalBlobStore):
             await _disk_error("hash_staging")
         return await super().hash_staging(task_id)
 
-    async def adopt_staging(self, task_id: str, pool_root: Path, key: str) -> bool:
+    async def adopt_staging(self, task_id: str, key: str) -> bool:
         if self._fail_adopt:
             self._fail_adopt = False
-            await super().adopt_staging(task_id, pool_root, key)
+            await super().adopt_staging(task_id, key)
             self.injected.append("adopt")
             await _disk_error("adopt_staging")
-        return await super().adopt_staging(task_id, pool_root, key)
+        return await super().adopt_staging(task_id, key)
 
 
 class CountingBlobStore(LocalBlobStore):
     """A LocalBlobStore that records the staging offset of every chunk write that started."""
 
-    def __init__(self, staging_root: Path) -> None:
-        super().__init__(staging_root)
+    def __init__(self, staging_root: Path, pool_root: Path) -> None:
+        super().__init__(staging_root, pool_root)
         self.writes: list[int] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: blobs.Data) -> None:
+    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
         self.writes.append(offset)
         # Give a racing writer of the same chunk every chance to slip in while this one writes.
         await asyncio.sleep(0.01)

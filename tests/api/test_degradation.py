@@ -187,8 +187,10 @@ async def test_redis_stopped_then_back(tmp_path: Path) -> None:
             grpc.aio.insecure_channel(f"127.0.0.1:{a.port}") as channel_a,
             grpc.aio.insecure_channel(f"127.0.0.1:{b.port}") as channel_b,
         ):
-            assert a.bus is not None and b.bus is not None
-            await asyncio.wait_for(asyncio.gather(a.bus.subscribed.wait(), b.bus.subscribed.wait()), _CALL)
+            assert a.service.bus is not None and b.service.bus is not None
+            await asyncio.wait_for(
+                asyncio.gather(a.service.bus.subscribed.wait(), b.service.bus.subscribed.wait()), _CALL
+            )
             account = new_account()
             on_a = same_account(a, channel_a, account)
             async with watching(on_a) as watch_a, watching(same_account(b, channel_b, account)) as watch_b:

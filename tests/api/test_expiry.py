@@ -24,9 +24,9 @@ async def test_overdue_tasks_expire(tmp_path: Path) -> None:
             due = (await stub.CreateTask(request, metadata=metadata)).task
             done = (await stub.CreateTask(request, metadata=metadata)).task
             await stub.CompleteTask(tasks_pb2.CompleteTaskRequest(task_id=done.task_id), metadata=metadata)
-            assert await app.tasks.expire_overdue() == 0
+            assert await app.service.tasks.expire_overdue() == 0
             clock.advance(minutes=6)
-            assert await app.tasks.expire_overdue() == 1
+            assert await app.service.tasks.expire_overdue() == 1
             expired = await stub.GetTask(tasks_pb2.GetTaskRequest(task_id=due.task_id), metadata=metadata)
             assert expired.task.status == task_enums_pb2.TASK_STATUS_EXPIRED
             finished = await stub.GetTask(tasks_pb2.GetTaskRequest(task_id=done.task_id), metadata=metadata)

@@ -30,7 +30,7 @@ from drive_service.domain.tasks import TaskStatus
 from drive_service.pools import PoolRegistry
 from drive_service.services.files import FileManager
 from drive_service.services.tokens import TokenVerifier, mint
-from drive_service.storage.blobs import blob_path
+from drive_service.storage.blobs import BlobStoreRegistry, LocalBlobStore, blob_path
 from drive_service.storage.files import SqlFileStore
 from drive_service.storage.models import blobs, files, tasks, uploads
 from tests.api.uploading import CHUNK, complete, create, payload, send_all
@@ -80,8 +80,8 @@ class FilesClient:
 
 
 def _test_pools(app: App) -> PoolRegistry:
-    default = app.pools.get(None)
-    root = app.settings.data_dir / "test-pools"
+    default = app.service.pools.get(None)
+    root = app.settings.storage.data_dir / "test-pools"
 
     def pool(name: str, cost: float = 1.0, owner: str | None = None, **policy: Any) -> Pool:
         pool_id = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
@@ -103,7 +103,10 @@ async def harness(server: App) -> AsyncIterator[Harness]:
     """A FileService over the shared server's database and blob store, on its own port."""
     clock = ShiftClock()
     pools = _test_pools(server)
-    manager = FileManager(SqlFileStore(server.db), pools, server.blobs, clock, DEFAULT_QUOTA)
+    blobs = BlobStoreRegistry(
+        {pool.id: LocalBlobStore(server.settings.storage.uploads_path, pool.root) for pool in pools.all()}
+    )
+    manager = FileManager(SqlFileStore(server.service.db), pools, blobs, clock, DEFAULT_QUOTA)
     grpc_server = grpc.aio.server(interceptors=[CallInterceptor(TokenVerifier(server.settings.jwt))])
     files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(manager), grpc_server)
     port = grpc_server.add_insecure_port("127.0.0.1:0")
@@ -144,7 +147,7 @@ async def store_file(
     key, stored_size = digest, len(data)
     if password is not None:
         key = secrets.token_hex(32)
-        source = h.app.settings.data_dir / f"plain-{key}"
+        source = h.app.settings.storage.data_dir / f"plain-{key}"
         source.write_bytes(data)
         target = blob_path(pool.root, key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +171,8 @@ async def store_file(
         uploaded_at=now,
         expired_at=expired_at,
     )
-    async with h.app.db.write() as conn:
+    async with h.app.service.db.write() as tx:
+        conn = tx.conn
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         reference = (
             dialect.insert(blobs)
@@ -191,7 +195,8 @@ async def reserve(
 ) -> None:
     """An upload task of ``size`` bytes in ``status`` (reserving quota while in flight)."""
     now, task_id = h.clock(), new_id()
-    async with h.app.db.write() as conn:
+    async with h.app.service.db.write() as tx:
+        conn = tx.conn
         await conn.execute(
             insert(tasks).values(
                 task_id=task_id,
@@ -226,7 +231,7 @@ async def reserve(
 
 async def blob_refcount(h: Harness, file: StoredFile) -> int | None:
     query = select(blobs.c.refcount).where(blobs.c.pool_id == file.pool_id, blobs.c.key == file.blob_key)
-    async with h.app.db.read() as conn:
+    async with h.app.service.db.read() as conn:
         return (await conn.execute(query)).scalar_one_or_none()
 
 

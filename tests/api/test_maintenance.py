@@ -14,7 +14,15 @@ from drive_service.storage.blobs import blob_path
 from tests.api.test_policies import _client
 from tests.api.test_tasks import expect_error
 from tests.api.uploading import CHUNK, complete, create, payload, send_all, send_chunk
-from tests.support import PG_ENV, FakeClock, new_account, postgres_database, running_app, settings_for
+from tests.support import (
+    PG_ENV,
+    FakeClock,
+    new_account,
+    postgres_database,
+    running_app,
+    settings_for,
+    staging_dir,
+)
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
@@ -50,27 +58,27 @@ async def _scenario(tmp_path: Path, url: str | None) -> None:
             await client.tasks.CompleteTask(
                 tasks_pb2.CompleteTaskRequest(task_id=custom.task.task_id), metadata=md
             )
-            orphan = app.blobs.staging_root / "orphanStagingDir12345"
+            orphan = app.settings.storage.uploads_path / "orphanStagingDir12345"
             orphan.mkdir(parents=True)
-            pool = app.pools.get(None)
+            pool = app.service.pools.get(None)
             stray = blob_path(pool.root, "ab" * 32)
             stray.parent.mkdir(parents=True, exist_ok=True)
             stray.write_bytes(b"nobody references me")
 
-            report = await app.maintenance.run_once()
+            report = await app.service.maintenance.run_once()
             assert (report.uploads_expired, report.files_expired, report.tasks_purged) == (0, 0, 0)
             assert report.staging_removed == 1 and not orphan.exists()
             assert report.blobs_removed == 0 and stray.exists()  # too young to collect
 
             clock.advance(hours=25)
-            report = await app.maintenance.run_once()
+            report = await app.service.maintenance.run_once()
             assert (report.uploads_expired, report.files_expired, report.blobs_removed) == (1, 1, 1)
             assert not stray.exists() and not blob_path(pool.root, short_file.hash).exists()
             task = await client.uploads.GetUploadProgress(
                 uploads_pb2.GetUploadProgressRequest(task_id=idle.task_id), metadata=md
             )
             assert task.status == task_enums_pb2.TASK_STATUS_EXPIRED
-            assert not app.blobs.staging_file(idle.task_id).parent.exists()
+            assert not staging_dir(app.settings, idle.task_id).exists()
             await expect_error(
                 client.files.GetFile(files_pb2.GetFileRequest(file_id=short_file.id), metadata=md),
                 grpc.StatusCode.NOT_FOUND,
@@ -78,7 +86,7 @@ async def _scenario(tmp_path: Path, url: str | None) -> None:
             )
 
             clock.advance(days=31)
-            report = await app.maintenance.run_once()
+            report = await app.service.maintenance.run_once()
             assert report.tasks_purged == 3  # the custom task, the completed and the expired upload
             await expect_error(
                 client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=custom.task.task_id), metadata=md),

@@ -169,7 +169,7 @@ async def test_tasks_by_status_and_queue_depth(backend: str, data_dir: Path) -> 
         await client.tasks.CompleteTask(
             tasks_pb2.CompleteTaskRequest(task_id=done.task_id), metadata=client.metadata
         )
-        await app.metrics.refresh()  # what the refresh loop does every DRIVE_METRICS_REFRESH_SECONDS
+        await app.service.metrics.refresh()  # what the refresh loop does every DRIVE_METRICS_REFRESH_SECONDS
         samples = await scrape(app)
     by_status = {
         dict(labels)["status"]: count for (name, labels), count in samples.items() if name == "drive_tasks"
@@ -189,8 +189,8 @@ async def test_tasks_by_status_and_queue_depth(backend: str, data_dir: Path) -> 
 async def test_redis_drops_are_counted(backend: str, data_dir: Path) -> None:
     async with PrivateRedis() as redis:
         async with metered_app(backend, data_dir, REDIS_URL=redis.url) as (app, client):
-            assert app.bus is not None
-            await asyncio.wait_for(app.bus.subscribed.wait(), _TIMEOUT)
+            assert app.service.bus is not None
+            await asyncio.wait_for(app.service.bus.subscribed.wait(), _TIMEOUT)
             await redis.stop()
             await create_task(client, "not published")  # its event cannot reach Redis
 

@@ -152,7 +152,7 @@ async def test_encrypted_upload_round_trip(policy_client: Client, policy_server:
     await send_all(policy_client, created.task_id, data)
     file = (await complete(policy_client, created.task_id)).file
     assert file.encrypted and file.hash == data.sha256 and file.size == len(data.data)
-    pool = policy_server.pools.get(file.pool_id)
+    pool = policy_server.service.pools.get(file.pool_id)
     for blob in (pool.root / "blobs").rglob("*"):
         if blob.is_file():
             assert data.data[:4096] not in blob.read_bytes()  # nothing stored in plain text

@@ -43,7 +43,7 @@ async def test_events_older_than_the_window_need_a_resync(backend_name: str, tmp
                 assert (await _first(client, 1))[0] == 2  # kept: replayed
 
                 clock.advance(hours=25)
-                report = await app.maintenance.run_once()
+                report = await app.service.maintenance.run_once()
                 assert report.events_pruned >= 3
                 newest = await _create(client, "four")  # sequence 4, inside the window
 

@@ -115,9 +115,9 @@ async def drive(
         backend_database(backend_name) as database_url,
         running_app(settings_for(tmp_path, database_url, **values)) as app,
     ):
-        assert app.ring_sink is not None
+        assert app.service.ring_sink is not None
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            yield app, app.ring_sink, make_client(app, channel)
+            yield app, app.service.ring_sink, make_client(app, channel)
 
 
 async def create(client: Client, name: str) -> str:
@@ -356,7 +356,7 @@ async def test_a_full_queue_drops_and_counts(tmp_path: Path) -> None:
             await ring.entered.wait()  # one delivery is being sent; two more fit
         rest = [await create(client, str(number)) for number in range(2, 7)]
         assert (sink.depth, sink.dropped) == (3, 3)
-        dropped_metric = app.metrics.registry.get_sample_value(
+        dropped_metric = app.service.metrics.registry.get_sample_value(
             "drive_sink_dropped_events_total", {"sink": "ring"}
         )
         assert dropped_metric == 3

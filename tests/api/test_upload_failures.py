@@ -25,7 +25,8 @@ from drive.v1 import (
 )
 from drive_service.app import App
 from drive_service.config import Settings
-from drive_service.storage import blobs, models
+from drive_service.services.ports import Data
+from drive_service.storage import models
 from drive_service.storage.blobs import LocalBlobStore, blob_path
 from tests.api.faults import (
     BACKEND_NAMES,
@@ -37,7 +38,16 @@ from tests.api.faults import (
 )
 from tests.api.uploading import CHUNK, Payload, complete, create, payload, send_all, send_chunk
 from tests.conftest import Client, make_client
-from tests.support import auth, error_reason, new_account, retry_delay, running_app, settings_for, token_for
+from tests.support import (
+    auth,
+    default_pool_root,
+    error_reason,
+    new_account,
+    retry_delay,
+    running_app,
+    settings_for,
+    token_for,
+)
 
 IN_PROGRESS = task_enums_pb2.TASK_STATUS_IN_PROGRESS
 _CALL_TIMEOUT = 15.0  # no single step of these tests may hang the suite
@@ -58,7 +68,7 @@ def _client(channel: grpc.aio.Channel, account_id: str, metadata: tuple[tuple[st
 async def _serving(settings: Settings, store: LocalBlobStore) -> AsyncIterator[tuple[App, Client]]:
     """A started server on ``store`` and a client for a fresh account."""
     async with (
-        running_app(settings, blob_store=store) as app,
+        running_app(settings, blob_store=lambda _pool: store) as app,
         grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
     ):
         yield app, make_client(app, channel)
@@ -222,7 +232,7 @@ async def test_sigkill_mid_stream_then_resume_after_restart(tmp_path: Path, back
                 assert (result.chunks_uploaded, result.progress) == (12, 100.0)
                 file = (await _complete(client, task_id)).file
                 await _assert_stored(client, file, data_dir / "pools" / file.pool_id, data)
-                assert not (settings.uploads_path / task_id).exists()
+                assert not (settings.storage.uploads_path / task_id).exists()
                 assert (await _task(client, task_id)).task.status == task_enums_pb2.TASK_STATUS_COMPLETED
 
 
@@ -231,7 +241,11 @@ async def test_chunk_write_failure_is_retryable(tmp_path: Path, backend_name: st
     data = payload(CHUNK * 5)
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
-        store = FaultyBlobStore(settings.uploads_path, fail_write_offsets=frozenset({CHUNK, 3 * CHUNK}))
+        store = FaultyBlobStore(
+            settings.storage.uploads_path,
+            default_pool_root(settings),
+            fail_write_offsets=frozenset({CHUNK, 3 * CHUNK}),
+        )
         async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             await send_chunk(client, task_id, 0, data.chunk(0))
@@ -255,7 +269,7 @@ async def test_chunk_write_failure_is_retryable(tmp_path: Path, backend_name: st
             result = await _upload_chunks(client, _stream(task_id, data, [3, 4]))
             assert (result.chunks_stored, result.chunks_skipped, result.chunks_uploaded) == (2, 0, 5)
             file = (await _complete(client, task_id)).file
-            await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+            await _assert_stored(client, file, app.service.pools.get(file.pool_id).root, data)
 
 
 @pytest.mark.parametrize("fault", ["hash", "adopt"])
@@ -266,7 +280,12 @@ async def test_storage_failure_during_completion_is_retryable(
     data = payload(CHUNK * 3 + 777)
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
-        store = FaultyBlobStore(settings.uploads_path, fail_hash=fault == "hash", fail_adopt=fault == "adopt")
+        store = FaultyBlobStore(
+            settings.storage.uploads_path,
+            default_pool_root(settings),
+            fail_hash=fault == "hash",
+            fail_adopt=fault == "adopt",
+        )
         async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             if fault == "hash":
@@ -287,7 +306,7 @@ async def test_storage_failure_during_completion_is_retryable(
             assert store.staging_file(task_id).exists()
             # The retry succeeds (the completion claim was released) and yields the right content.
             file = (await _complete(client, task_id)).file
-            pool_root = app.pools.get(file.pool_id).root
+            pool_root = app.service.pools.get(file.pool_id).root
             await _assert_stored(client, file, pool_root, data)
             task = (await _task(client, task_id)).task
             assert task.status == task_enums_pb2.TASK_STATUS_COMPLETED
@@ -303,9 +322,9 @@ async def test_concurrent_streams_with_overlapping_chunks(tmp_path: Path, backen
     data = payload(CHUNK * 7 + 4321)  # 8 chunks
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
-        store = CountingBlobStore(settings.uploads_path)
+        store = CountingBlobStore(settings.storage.uploads_path, default_pool_root(settings))
         async with (
-            running_app(settings, blob_store=store) as app,
+            running_app(settings, blob_store=lambda _pool: store) as app,
             grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as first_channel,
             grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as second_channel,
         ):
@@ -329,28 +348,28 @@ async def test_concurrent_streams_with_overlapping_chunks(tmp_path: Path, backen
                 100.0,
             )
             file = (await _complete(client, task_id)).file
-            await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+            await _assert_stored(client, file, app.service.pools.get(file.pool_id).root, data)
 
 
 async def _blob_refcount(app: App, pool_id: str, key: str) -> int:
     query = select(models.blobs.c.refcount).where(
         models.blobs.c.pool_id == pool_id, models.blobs.c.key == key
     )
-    async with app.db.read() as conn:
+    async with app.service.db.read() as conn:
         return int((await conn.execute(query)).scalar_one())
 
 
 class _WatchingBlobStore(LocalBlobStore):
     """A slow LocalBlobStore that records how many chunk writes overlap, and staging read-backs."""
 
-    def __init__(self, staging_root: Path) -> None:
-        super().__init__(staging_root)
+    def __init__(self, staging_root: Path, pool_root: Path) -> None:
+        super().__init__(staging_root, pool_root)
         self.writing: dict[str, int] = {}
         self.most_at_once = 0
         self.most_per_upload = 0
         self.read_back: list[str] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: blobs.Data) -> None:
+    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
         self.writing[task_id] = self.writing.get(task_id, 0) + 1
         self.most_at_once = max(self.most_at_once, sum(self.writing.values()))
         self.most_per_upload = max(self.most_per_upload, self.writing[task_id])
@@ -371,7 +390,7 @@ async def test_buffer_limit_bounds_chunks_in_flight(tmp_path: Path, backend_name
     uploads = [payload(CHUNK * 3 + 100 * (number + 1)) for number in range(4)]  # 4 chunks each
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url, DRIVE_MAX_BUFFERED_CHUNKS=str(limit))
-        store = _WatchingBlobStore(settings.uploads_path)
+        store = _WatchingBlobStore(settings.storage.uploads_path, default_pool_root(settings))
         async with _serving(settings, store) as (app, client):
             task_ids = [(await create(client, data)).task_id for data in uploads]
             results = await asyncio.gather(
@@ -387,7 +406,7 @@ async def test_buffer_limit_bounds_chunks_in_flight(tmp_path: Path, backend_name
             assert store.most_per_upload == 1
             for task_id, data in zip(task_ids, uploads, strict=True):
                 file = (await _complete(client, task_id)).file
-                await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+                await _assert_stored(client, file, app.service.pools.get(file.pool_id).root, data)
             # Received in order by this process: hashed on the way in, never read back.
             assert store.read_back == []
 
@@ -397,26 +416,26 @@ async def test_out_of_order_chunks_are_read_back_at_completion(tmp_path: Path, b
     data = payload(CHUNK * 3 + 5)
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
-        store = _WatchingBlobStore(settings.uploads_path)
+        store = _WatchingBlobStore(settings.storage.uploads_path, default_pool_root(settings))
         async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             await send_chunk(client, task_id, 0, data.chunk(0))
             await _upload_chunks(client, _stream(task_id, data, [2, 1, 3]))
             file = (await _complete(client, task_id)).file
             assert store.read_back == [task_id]
-            await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+            await _assert_stored(client, file, app.service.pools.get(file.pool_id).root, data)
         # A restarted process knows no running digest: it reads the staging file back.
         data = payload(CHUNK * 2)
         async with _serving(settings, store) as (app, client):
             task_id = (await create(client, data)).task_id
             await send_all(client, task_id, data)
         store.read_back.clear()
-        async with running_app(settings, blob_store=store) as app:
+        async with running_app(settings, blob_store=lambda _pool: store) as app:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
                 client = _client(channel, client.account_id, client.metadata)
                 file = (await _complete(client, task_id)).file
                 assert store.read_back == [task_id]
-                await _assert_stored(client, file, app.pools.get(file.pool_id).root, data)
+                await _assert_stored(client, file, app.service.pools.get(file.pool_id).root, data)
 
 
 @pytest.mark.parametrize("backend_name", BACKEND_NAMES)
@@ -424,7 +443,7 @@ async def test_wrong_content_received_in_order_is_a_hash_mismatch(tmp_path: Path
     data = payload(CHUNK * 2 + 9)
     async with backend_database(backend_name) as url:
         settings = settings_for(tmp_path / "var", url)
-        store = _WatchingBlobStore(settings.uploads_path)
+        store = _WatchingBlobStore(settings.storage.uploads_path, default_pool_root(settings))
         async with _serving(settings, store) as (_, client):
             task_id = (await create(client, data)).task_id
             other = payload(len(data.data))  # same size, other bytes

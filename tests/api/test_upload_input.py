@@ -246,5 +246,5 @@ async def test_stream_pieces_with_conflicting_crcs(client: Client) -> None:
         yield uploads_pb2.UploadChunksRequest(chunk_index=0, data=data.data[half:], crc32c=2)
 
     await expect_error(
-        client.uploads.UploadChunks(pieces(), metadata=client.metadata), INVALID, "CRC32C_MISMATCH"
+        client.uploads.UploadChunks(pieces(), metadata=client.metadata), INVALID, "CHECKSUM_MISMATCH"
     )

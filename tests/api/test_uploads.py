@@ -14,6 +14,7 @@ from drive_service.storage.blobs import blob_path
 from tests.api.test_tasks import expect_error
 from tests.api.uploading import CHUNK, complete, create, payload, send_all, send_chunk
 from tests.conftest import Client
+from tests.support import staging_dir
 
 
 async def test_create_chunks_complete(client: Client, server: App) -> None:
@@ -30,14 +31,14 @@ async def test_create_chunks_complete(client: Client, server: App) -> None:
         "report.bin",
         False,
     )
-    stored = blob_path(server.pools.get(file.pool_id).root, file.hash).read_bytes()
+    stored = blob_path(server.service.pools.get(file.pool_id).root, file.hash).read_bytes()
     assert hashlib.sha256(stored).hexdigest() == data.sha256
     task = await client.tasks.GetTask(
         tasks_pb2.GetTaskRequest(task_id=created.task_id), metadata=client.metadata
     )
     assert task.task.status == task_enums_pb2.TASK_STATUS_COMPLETED
     assert dict(task.task.results)["fileId"] == file.id
-    assert not server.blobs.staging_file(created.task_id).parent.exists()
+    assert not staging_dir(server.settings, created.task_id).exists()
     again = (await complete(client, created.task_id)).file
     assert again.id == file.id  # idempotent
 
@@ -136,7 +137,7 @@ async def test_hash_mismatch_fails_the_task(client: Client, server: App) -> None
         tasks_pb2.GetTaskRequest(task_id=created.task_id), metadata=client.metadata
     )
     assert task.task.status == task_enums_pb2.TASK_STATUS_FAILED
-    assert not server.blobs.staging_file(created.task_id).parent.exists()
+    assert not staging_dir(server.settings, created.task_id).exists()
     files = await client.files.ListFiles(files_pb2.ListFilesRequest(), metadata=client.metadata)
     assert files.total == 0
 
@@ -167,7 +168,7 @@ async def test_crc_mismatch_rejects_only_that_chunk(client: Client) -> None:
     await expect_error(
         send_chunk(client, created.task_id, 0, data.chunk(0), crc32c=1),
         grpc.StatusCode.INVALID_ARGUMENT,
-        "CRC32C_MISMATCH",
+        "CHECKSUM_MISMATCH",
     )
     await send_chunk(client, created.task_id, 1, data.chunk(1), crc32c=google_crc32c.value(data.chunk(1)))
     await send_chunk(client, created.task_id, 0, data.chunk(0))
@@ -182,7 +183,7 @@ async def test_cancel_list_stats_cleanup(client: Client, server: App) -> None:
         uploads_pb2.CancelUploadTaskRequest(task_id=cancelled.task_id), metadata=client.metadata
     )
     assert response.task.status == task_enums_pb2.TASK_STATUS_CANCELLED
-    assert not server.blobs.staging_file(cancelled.task_id).parent.exists()
+    assert not staging_dir(server.settings, cancelled.task_id).exists()
     await expect_error(
         send_chunk(client, cancelled.task_id, 1, data.chunk(1)),
         grpc.StatusCode.FAILED_PRECONDITION,

@@ -19,6 +19,7 @@ from drive_service.app import App
 from drive_service.domain.tasks import TaskStatus, TaskType
 from drive_service.errors import LeaseLost
 from drive_service.services.handlers import TaskContext, TaskFailed
+from drive_service.storage.outputs import SqlOutputStore
 from drive_service.storage.worker import SqlWorkerStore
 from tests.api.test_policies import _client
 from tests.api.test_tasks import expect_error
@@ -149,7 +150,7 @@ async def test_cancel_removes_partial_outputs(worker_app: tuple[App, StepHandler
     app, handler, client = worker_app
     task_id = await create(client, output=True, wait=True, steps=2, label="out")
     await until(client, task_id, lambda task: task.status == STATUS.TASK_STATUS_IN_PROGRESS)
-    store = SqlWorkerStore(app.db)
+    store = SqlOutputStore(app.service.db)
     for _ in range(250):  # the handler creates its output right after starting
         if await store.pending_outputs(task_id):
             break
@@ -160,7 +161,7 @@ async def test_cancel_removes_partial_outputs(worker_app: tuple[App, StepHandler
     await client.tasks.CancelTask(tasks_pb2.CancelTaskRequest(task_id=task_id), metadata=client.metadata)
     handler.gate.set()
     assert (await wait(client, task_id)).status == STATUS.TASK_STATUS_CANCELLED
-    assert await SqlWorkerStore(app.db).pending_outputs(task_id) == []
+    assert await SqlOutputStore(app.service.db).pending_outputs(task_id) == []
     assert (await client.files.ListFiles(files_pb2.ListFilesRequest(), metadata=client.metadata)).total == 0
 
 
@@ -206,7 +207,7 @@ async def test_retry_with_backoff_then_success(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
             assert (await status_of(client, task_id)).status == STATUS.TASK_STATUS_PENDING  # backoff holds it
             clock.advance(seconds=3)
-            app.worker.wake()
+            app.service.worker.wake()
             assert (await wait(client, task_id)).status == STATUS.TASK_STATUS_COMPLETED
             assert len(handler.started_at_step) == 2
 
@@ -220,17 +221,17 @@ async def test_rescue_and_stale_completion_refused(tmp_path: Path) -> None:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             client = _client(app, channel, new_account())
             task_id = await create(client, label="rescued")
-            store = SqlWorkerStore(app.db)
+            store = SqlWorkerStore(app.service.db)
             # A worker claims the task and then freezes: its lease runs out.
-            (frozen,) = await store.claim(
+            (frozen,), _ = await store.claim(
                 [TaskType.CUSTOM.value], 1, clock(), timedelta(seconds=30), "frozen-token"
             )
             assert frozen.attempts == 1
             clock.advance(seconds=31)
-            assert await app.worker.rescue_expired() == 1
+            assert await app.service.worker.rescue_expired() == 1
             assert (await status_of(client, task_id)).status == STATUS.TASK_STATUS_PENDING
             clock.advance(seconds=5)  # past the backoff
-            (claimed,) = await app.worker.claim(1)
+            (claimed,) = await app.service.worker.claim(1)
             assert claimed.attempts == 2
             assert (await wait(client, task_id)).status == STATUS.TASK_STATUS_COMPLETED
 
@@ -250,14 +251,14 @@ async def test_gives_up_after_max_attempts(tmp_path: Path) -> None:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             client = _client(app, channel, new_account())
             task_id = await create(client)
-            store = SqlWorkerStore(app.db)
+            store = SqlWorkerStore(app.service.db)
             for attempt in range(3):
-                claimed = await store.claim(
+                claimed, _ = await store.claim(
                     [TaskType.CUSTOM.value], 1, clock(), timedelta(seconds=30), f"t{attempt}"
                 )
                 assert len(claimed) == 1
                 clock.advance(minutes=6)
-                await app.worker.rescue_expired()
+                await app.service.worker.rescue_expired()
                 clock.advance(seconds=10)  # past the retry backoff
             final = await status_of(client, task_id)
             assert final.status == STATUS.TASK_STATUS_FAILED
@@ -274,7 +275,7 @@ async def test_passwords_are_sealed_not_echoed(worker_app: tuple[App, StepHandle
     assert "correct horse" not in str(done)  # the API never shows it
     listed = await client.tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=client.metadata)
     assert "correct horse" not in str(listed)
-    async with app.db.read() as conn:
+    async with app.service.db.read() as conn:
         from sqlalchemy import text
 
         row = (await conn.execute(text("SELECT parameters, sealed_secrets FROM tasks"))).one()

@@ -53,7 +53,8 @@ async def insert_file(
         uploaded_at=NOW,
         expired_at=expired_at,
     )
-    async with store_app.db.write() as conn:
+    async with store_app.service.db.write() as tx:
+        conn = tx.conn
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         await conn.execute(
             dialect.insert(blobs)
@@ -73,7 +74,7 @@ async def new_bundle(store: SqlFileStore, account_id: str, expired_at: datetime 
 
 
 async def test_find_file_returns_only_the_callers_live_plain_copy(server: App) -> None:
-    store = SqlFileStore(server.db)
+    store = SqlFileStore(server.service.db)
     me, other = new_account(), new_account()
     content = secrets.token_hex(32)
     stale = await new_bundle(store, me, NOW + timedelta(minutes=1))
@@ -89,7 +90,7 @@ async def test_find_file_returns_only_the_callers_live_plain_copy(server: App) -
 
 
 async def test_expired_files_by_own_or_bundle_expiry(server: App) -> None:
-    store = SqlFileStore(server.db)
+    store = SqlFileStore(server.service.db)
     me = new_account()
     far = NOW + timedelta(days=400)  # beyond any other test's expiry
     bundle = await new_bundle(store, me, far)
@@ -106,7 +107,7 @@ async def test_expired_files_by_own_or_bundle_expiry(server: App) -> None:
 
 
 async def test_concurrent_deletes_release_a_shared_blob_once(server: App) -> None:
-    store = SqlFileStore(server.db)
+    store = SqlFileStore(server.service.db)
     content = secrets.token_hex(32)
     owners = [new_account() for _ in range(4)]
     made = [await insert_file(server, owner, content=content) for owner in owners]
@@ -118,13 +119,13 @@ async def test_concurrent_deletes_release_a_shared_blob_once(server: App) -> Non
 
     await asyncio.gather(*(store.delete_file(file.account_id, file.id, release) for file in made))
     assert released == [(POOL, content)]
-    async with server.db.read() as conn:
+    async with server.service.db.read() as conn:
         row = (await conn.execute(select(blobs).where(blobs.c.key == content))).first()
     assert row is None
 
 
 async def test_failed_release_keeps_file_and_reference(server: App) -> None:
-    store = SqlFileStore(server.db)
+    store = SqlFileStore(server.service.db)
     me = new_account()
     file = await insert_file(server, me)
 
@@ -139,7 +140,7 @@ async def test_failed_release_keeps_file_and_reference(server: App) -> None:
 
 
 async def test_quota_override_and_unknown_pool_cost(server: App) -> None:
-    store = SqlFileStore(server.db)
+    store = SqlFileStore(server.service.db)
     me = new_account()
     await insert_file(server, me, size=1000)
     usage = await store.usage(me, {}, 5000)
@@ -154,7 +155,7 @@ async def test_quota_override_and_unknown_pool_cost(server: App) -> None:
 
 
 async def test_delete_bundle_releases_only_its_files(server: App) -> None:
-    store = SqlFileStore(server.db)
+    store = SqlFileStore(server.service.db)
     me = new_account()
     gone, kept = await new_bundle(store, me), await new_bundle(store, me)
     inside = await insert_file(server, me, bundle_id=gone.id)

@@ -15,12 +15,12 @@ from drive_service.domain.rate_limits import RateLimit
 
 def test_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path)})
-    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'drive.db'}"
-    assert settings.listen == "127.0.0.1:50051"
-    assert (settings.default_chunk_size, settings.max_chunk_size) == (5 * 2**20, 16 * 2**20)
-    assert settings.redis_url is None
-    assert settings.log_levels == {"": logging.INFO}
-    assert settings.max_buffered_chunks == 8
+    assert settings.storage.database_url == f"sqlite+aiosqlite:///{tmp_path / 'drive.db'}"
+    assert settings.server.listen == "127.0.0.1:50051"
+    assert (settings.uploads.default_chunk_size, settings.uploads.max_chunk_size) == (5 * 2**20, 16 * 2**20)
+    assert settings.redis.url is None
+    assert settings.server.log_levels == {"": logging.INFO}
+    assert settings.uploads.max_buffered_chunks == 8
     # The embedded secret is created once and reused, so tokens survive restarts.
     assert settings.jwt.secret == Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path)}).jwt.secret
     assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
@@ -38,11 +38,11 @@ def test_seed_variables_and_log_pairs(tmp_path: Path) -> None:
             "DATABASE_URL": "postgresql://u@h/db",
         }
     )
-    assert (settings.default_chunk_size, settings.max_chunk_size) == (2**20, 8 * 2**20)
-    assert settings.stale_threshold_hours == 2
-    assert settings.max_buffered_chunks == 3
-    assert settings.log_levels == {"": logging.WARNING, "DysonNetwork.Drive.Storage": logging.DEBUG}
-    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+    assert (settings.uploads.default_chunk_size, settings.uploads.max_chunk_size) == (2**20, 8 * 2**20)
+    assert settings.uploads.stale_threshold_hours == 2
+    assert settings.uploads.max_buffered_chunks == 3
+    assert settings.server.log_levels == {"": logging.WARNING, "DysonNetwork.Drive.Storage": logging.DEBUG}
+    assert settings.storage.database_url == "postgresql+asyncpg://u@h/db"
 
 
 def test_rate_limits_override_defaults_per_class(tmp_path: Path) -> None:
@@ -52,7 +52,11 @@ def test_rate_limits_override_defaults_per_class(tmp_path: Path) -> None:
     assert settings.rate_limits["upload_bytes"] == RateLimit(268435456, 536870912)
     off = Settings.from_env({"DRIVE_DATA_DIR": str(tmp_path), "DRIVE_RATE_LIMITS": "off"})
     assert off.rate_limits == {}
-    assert off.event_retention_hours == 24 and off.metrics_listen is None and off.ring.address is None
+    assert (
+        off.tasks.event_retention_hours == 24
+        and off.server.metrics_listen is None
+        and off.ring.address is None
+    )
 
 
 @pytest.mark.parametrize(

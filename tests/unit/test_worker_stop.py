@@ -24,6 +24,7 @@ async def _unused(*_args: Any) -> Any:
 async def test_cancel_racing_a_wake_up_stops_the_loop() -> None:
     worker = Worker(
         _IdleStore(),  # type: ignore[arg-type]
+        _unused,  # type: ignore[arg-type]
         {},
         lambda: datetime.now(UTC),
         _unused,  # type: ignore[arg-type]
