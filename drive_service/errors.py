@@ -292,6 +292,11 @@ class TaskFailed(Exception):
     """Raised by a task handler: the task fails with this message at once and is not retried."""
 
 
+class BlobMissing(Exception):
+    """Raised by a blob store: a blob that should exist is not there (the service reports the
+    file as CORRUPT_DATA)."""
+
+
 class StopAttempt(Exception):
     """Raised to a task handler: its attempt no longer holds the task (paused, cancelled, finished
     or rescued) and must stop without further writes."""

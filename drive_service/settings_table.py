@@ -23,7 +23,7 @@ class Variable:
 #: Groups in the order users need them: the first is what matters to start a server.
 GROUPS: dict[str, tuple[Variable, ...]] = {
     "Server": (
-        Variable("DRIVE_LISTEN", "`127.0.0.1:50051`", "gRPC listen address (`HOST:PORT`, port 0 = any free port); a second server on an address in use fails to start"),
+        Variable("DRIVE_LISTEN", "`127.0.0.1:50051`", "gRPC listen address (`HOST:PORT`, port 0 = any free port)"),
         Variable("DATABASE_URL", "SQLite in `DRIVE_DATA_DIR/drive.db`", "`postgresql+asyncpg://user@host/db` (or `postgresql://`) for production"),
         Variable("DRIVE_DATA_DIR", "`./var`", "embedded data: SQLite file, development JWT secret and master key, staging"),
         Variable("REDIS_URL", "unset", "`redis://host:6379/0`; unset = no cross-instance events (the outbox check still finds other processes' events within a second), no task cache, in-process rate limits"),

@@ -48,7 +48,7 @@ class Pool:
     def check_upload(
         self, *, account_id: str, tier: int, size: int, content_type: str, encrypted: bool
     ) -> None:
-        """Apply the policy to an upload, in the order of DESIGN §4.
+        """Apply the policy to an upload, in the order of docs/contract.md#uploads.
 
         Raises:
             PermissionDenied: reasons POOL_NOT_USABLE, INSUFFICIENT_PRIVILEGE, ENCRYPTION_NOT_ALLOWED,

@@ -122,6 +122,11 @@ class Worker:
             attempt.add_done_callback(self._finished)
         return claimed
 
+    async def drain(self) -> None:
+        """Wait until the attempts running now have ended (their outcomes recorded and published)."""
+        while self._running:
+            await asyncio.wait(set(self._running))
+
     def _finished(self, attempt: asyncio.Task[None]) -> None:
         self._running.discard(attempt)
         self._wake.set()  # a slot is free
