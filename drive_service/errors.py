@@ -18,8 +18,7 @@ The hierarchy::
     ├── ResourceExhausted      RESOURCE_EXHAUSTED    (429, with RetryInfo)
     ├── DataLoss               DATA_LOSS             (500)
     │   └── HashMismatch, CorruptData
-    ├── Unavailable            UNAVAILABLE           (503, with RetryInfo)
-    └── Unimplemented          UNIMPLEMENTED         (501)
+    └── Unavailable            UNAVAILABLE           (503, with RetryInfo)
 
 Codes are names of ``grpc.StatusCode`` members so that this module stays free of transport
 imports; ``api/status.py`` turns an instance into a ``google.rpc.Status`` in one place.
@@ -279,13 +278,6 @@ class Unavailable(DriveError):
     def __init__(self, message: str, *, retry_after: float = 1.0, **metadata: object) -> None:
         super().__init__(message, reason=None, **metadata)
         self.retry_after = retry_after
-
-
-class Unimplemented(DriveError):
-    """The RPC is part of the contract but not served by this version."""
-
-    code = "UNIMPLEMENTED"
-    default_reason = "NOT_IMPLEMENTED"
 
 
 class TaskFailed(Exception):

@@ -119,11 +119,6 @@ class EventHub:
                 self._subscribers.pop(account_id, None)
                 self._newest.pop(account_id, None)
 
-    @property
-    def subscriber_count(self) -> int:
-        """Open subscriptions in this process."""
-        return sum(len(group) for group in self._subscribers.values())
-
 
 class Publisher:
     """The EventPublisher: after a commit, the touched tasks' cached copies are invalidated first

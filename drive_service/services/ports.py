@@ -338,9 +338,6 @@ class OutputStore(Protocol):
     async def file_ids_in_pool(self, account_id: str, pool_id: str, after: str, limit: int) -> list[str]:
         """Ids of the account's visible files in the pool with ids after ``after``, ascending."""
 
-    async def pending_outputs(self, task_id: str) -> list[str]:
-        """Ids of the files the task's attempts created that are not yet visible."""
-
 
 class BlobStore(Protocol):
     """The bytes of one pool: the staging area of its uploads in progress, and its blobs.
