@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ import grpc
 from drive.v1 import files_pb2, files_pb2_grpc
 from drive_service.api import convert, convert_files
 from drive_service.api.auth import current_caller
+from drive_service.errors import Unavailable
 from drive_service.services.files import FileManager
 
 #: Largest data field of one ReadFile message (the contract's limit).
@@ -19,8 +21,11 @@ READ_PIECE = 1024 * 1024
 class FileServicer(files_pb2_grpc.FileServiceServicer):
     """The caller's files, pools, bundles and quota."""
 
-    def __init__(self, manager: FileManager) -> None:
+    def __init__(self, manager: FileManager, stopping: asyncio.Event | None = None) -> None:
+        """``stopping`` is set when the server stops: a download in progress then ends at once
+        with UNAVAILABLE (the client resumes from the offset it reached, elsewhere)."""
         self._files = manager
+        self._stopping = stopping or asyncio.Event()
 
     async def GetFile(
         self, request: files_pb2.GetFileRequest, context: grpc.aio.ServicerContext
@@ -63,6 +68,12 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
         position = request.offset
         async with contextlib.aclosing(pieces):
             async for piece in pieces:
+                if self._stopping.is_set():
+                    raise Unavailable(
+                        f"The server is shutting down; resume the download at offset {position}.",
+                        reason="SHUTTING_DOWN",
+                        offset=position,
+                    )
                 for start in range(0, len(piece), READ_PIECE):
                     data = piece if len(piece) <= READ_PIECE else piece[start : start + READ_PIECE]
                     yield files_pb2.ReadFileResponse(data=data, file=first, offset=position)

@@ -159,6 +159,12 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             )
         task_ids = frozenset(request.task_ids)
         types = frozenset(convert.task_type_from_proto(number, field="types") for number in request.types)
+        if None in types:
+            raise InvalidArgument(
+                "A type filter must name a task type, not TASK_TYPE_UNSPECIFIED.",
+                reason="INVALID_TASK_TYPE",
+                field="types",
+            )
 
         def accept(recorded: RecordedEvent) -> bool:
             return (not task_ids or recorded.event.task_id in task_ids) and (
