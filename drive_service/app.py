@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from drive_service import logs
+from drive_service.api.audit import AuditInterceptor
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.metrics import MetricsInterceptor
 from drive_service.api.rate_limit import RateLimitInterceptor
@@ -147,7 +148,9 @@ def _grpc_server(service: Service, stopping: asyncio.Event) -> grpc.aio.Server:
     message_limit = service.settings.uploads.max_chunk_size + _MIB
     server = grpc.aio.server(
         interceptors=[
-            MetricsInterceptor(service.metrics),  # first: it also sees rejected calls
+            # First: these also see the calls that authentication or rate limits refuse.
+            AuditInterceptor(reads=service.settings.server.audit_reads),
+            MetricsInterceptor(service.metrics),
             CallInterceptor(service.tokens),
             RateLimitInterceptor(service.rate_limits),
         ],
@@ -242,5 +245,5 @@ async def serve(
 ) -> None:
     """``drive-service serve`` (or, with ``serve_grpc=False``, ``worker``) with these task handlers
     (None: the built-in ones and the installed plug-ins)."""
-    logs.configure(settings.server.log_levels)
+    logs.configure(settings.server.log_levels, settings.server.audit_log)
     await run_until_signalled(App(build(settings, handlers=handlers), serve_grpc=serve_grpc))

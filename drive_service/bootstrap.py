@@ -196,10 +196,12 @@ def build(
     limits = UploadLimits(
         default_chunk_size=settings.uploads.default_chunk_size,
         max_chunk_size=settings.uploads.max_chunk_size,
+        max_file_size=settings.uploads.max_file_size,
         default_quota=storage.default_quota_bytes,
         master_key=storage.master_key,
         upload_events=settings.uploads.upload_events,
         max_buffered_chunks=settings.uploads.max_buffered_chunks,
+        max_buffered_chunks_per_account=settings.uploads.max_buffered_chunks_per_account,
     )
     uploads = UploadManager(upload_store, file_store, pools, blobs, publisher, clock, limits)
     maintenance = Maintenance(

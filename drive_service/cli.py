@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drive-service: {error}", file=sys.stderr)
         return 1
     if args.command == "migrate":
-        logs.configure(settings.server.log_levels)
+        logs.configure(settings.server.log_levels, settings.server.audit_log)
         asyncio.run(_migrate(settings))
         return 0
     return _token(settings, args)

@@ -55,7 +55,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             name=valid.name(request.name),
             description=valid.text(request.description, field="description"),
             priority=valid.priority(request.priority),
-            parameters=valid.struct(convert.from_struct(request.parameters), field="parameters"),
+            parameters=convert.from_struct(request.parameters, field="parameters"),
             expired_at=convert.optional_datetime(request, "expired_at"),
             estimated_duration_seconds=valid.estimated_duration(
                 request.estimated_duration_seconds if request.HasField("estimated_duration_seconds") else None
@@ -100,7 +100,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def CompleteTask(
         self, request: tasks_pb2.CompleteTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CompleteTaskResponse:
-        results = valid.struct(convert.from_struct(request.results), field="results")
+        results = convert.from_struct(request.results, field="results")
         task = await self._tasks.complete(
             current_caller().account_id, valid.task_id(request.task_id), results
         )

@@ -3,11 +3,13 @@ clock, permanent failures, rescue of lapsed leases."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from drive_service import audit
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.domain.validation import NewTask
 from drive_service.errors import LeaseLost
@@ -28,12 +30,17 @@ async def _run_next(service: InMemory, account: str, task_id: str) -> Task:
     return await service.tasks.get(account, task_id, fresh=True)
 
 
-async def test_a_claimed_task_runs_to_completion_with_its_results_and_checkpoint() -> None:
+async def test_a_claimed_task_runs_to_completion_with_its_results_and_checkpoint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=audit.LOGGER)
     service, account = in_memory([Echo()]), new_account()
     task = await _create(service, account, value=7)
     done = await _run_next(service, account, task.task_id)
     assert (done.status, done.results, done.attempts) == (TaskStatus.COMPLETED, {"value": 7}, 1)
     assert done.lease_token is None
+    trail = [(r.action, r.outcome, r.targets["task_id"]) for r in caplog.records if r.name == audit.LOGGER]
+    assert trail == [("worker.attempt", "STARTED", task.task_id), ("worker.complete", "OK", task.task_id)]
     # The handler's 50 % report, then 100 % (always sent) with the completion.
     assert service.event_types(task.task_id) == [
         "task.created",
