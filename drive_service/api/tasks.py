@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import grpc
 
@@ -17,6 +18,25 @@ from drive_service.domain.events import RecordedEvent
 from drive_service.errors import InvalidArgument
 from drive_service.services.events import EventWatcher
 from drive_service.services.tasks import TaskManager
+
+#: Whole seconds beyond this are cut to it (about 31,700 years): timedelta cannot hold every int64.
+_MAX_SECONDS = 10**12
+
+
+def _duration_or_seconds(request: Any, duration: str, seconds: str, reason: str) -> timedelta | None:
+    """The Duration field ``duration`` of ``request``, else its whole-seconds twin ``seconds``
+    (which HTTP query strings can carry; 0 counts as unset), else None.
+
+    Raises:
+        InvalidArgument: ``reason`` when both are set.
+    """
+    value = convert.optional_duration(request, duration)
+    whole: int = getattr(request, seconds)
+    if whole == 0:
+        return value
+    if value is not None:
+        raise InvalidArgument(f"Set {duration} or {seconds}, not both.", reason=reason, field=seconds)
+    return timedelta(seconds=max(-_MAX_SECONDS, min(whole, _MAX_SECONDS)))
 
 
 class _WatchResponses:
@@ -134,14 +154,16 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def CleanupTasks(
         self, request: tasks_pb2.CleanupTasksRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CleanupTasksResponse:
-        age = valid.max_age(convert.optional_duration(request, "max_age"))
+        age = valid.max_age(_duration_or_seconds(request, "max_age", "max_age_seconds", "INVALID_AGE"))
         deleted = await self._tasks.cleanup(current_caller().account_id, age)
         return tasks_pb2.CleanupTasksResponse(deleted_count=deleted)
 
     async def WaitTask(
         self, request: tasks_pb2.WaitTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.WaitTaskResponse:
-        timeout = valid.wait_timeout(convert.optional_duration(request, "timeout"))
+        timeout = valid.wait_timeout(
+            _duration_or_seconds(request, "timeout", "timeout_seconds", "INVALID_TIMEOUT")
+        )
         remaining = context.time_remaining()
         if remaining is not None:
             timeout = min(timeout, timedelta(seconds=max(remaining - 0.05, 0.0)))
