@@ -19,6 +19,9 @@ from drive_service.errors import InvalidArgument
 from drive_service.services.events import EventWatcher
 from drive_service.services.tasks import TaskManager
 
+#: Initial metadata key WatchTasks sends once the subscription is live.
+WATCH_MARKER = "x-watch"
+
 #: Whole seconds beyond this are cut to it (about 31,700 years): timedelta cannot hold every int64.
 _MAX_SECONDS = 10**12
 
@@ -189,7 +192,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
 
         async with self._watcher.open(current_caller().account_id, request.after_sequence, accept) as events:
             # Headers go out once subscribed, so a client knows nothing after this point is missed.
-            await context.send_initial_metadata(())
+            # The marker tells them apart from the headers of an early error (HTTP gateways
+            # answer that with an error status instead of a 200 stream).
+            await context.send_initial_metadata(((WATCH_MARKER, "subscribed"),))
             async for recorded in events:
                 event_sent(recorded.created_at)
                 yield self._responses.of(recorded)

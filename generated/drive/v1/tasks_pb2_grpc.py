@@ -254,6 +254,9 @@ class TaskServiceServicer:
         without gaps or duplicates. The stream ends only when the client cancels it or the server
         shuts down (UNAVAILABLE: reconnect with the last sequence seen).
 
+        The initial metadata `x-watch: subscribed` is sent once the subscription is live: events
+        caused after it arrives are never missed.
+
         Over HTTP: `GET /api/tasks:watch?afterSequence=N&taskIds=...&types=...` answers a stream of
         JSON lines, one WatchTasksResponse (`{"event": {...}}`) per line. The path is a custom verb
         so that it cannot collide with `GET /api/tasks/{task_id}`.
