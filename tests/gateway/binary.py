@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,13 +45,21 @@ def build_gateway(timeout: float = 900.0) -> Path:
     return BINARY
 
 
+@dataclass(frozen=True)
+class RunningGateway:
+    """A started gateway: its base URL (``http://127.0.0.1:PORT``) and process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def running_gateway(
     backend_port: int, *arguments: str, log_dir: Path | None = None, timeout: float = 15.0
-) -> Iterator[str]:
+) -> Iterator[RunningGateway]:
     """The built gateway in front of ``127.0.0.1:backend_port``, listening on a free loopback port.
 
-    Yields its base URL (``http://127.0.0.1:PORT``). Its stderr goes to ``drive-gateway.log`` in
+    Its stderr goes to ``drive-gateway.log`` in
     ``log_dir`` (a temporary directory by default); the port is read from its ``serving`` log line.
     It gets SIGTERM on exit (SIGKILL after 10 s).
     """
@@ -64,7 +73,7 @@ def running_gateway(
                 stderr=log,
             )
         try:
-            yield f"http://127.0.0.1:{_port(process, log_path, timeout)}"
+            yield RunningGateway(f"http://127.0.0.1:{_port(process, log_path, timeout)}", process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -27,8 +27,8 @@ def gateway_binary() -> Path:
 @pytest.fixture(scope="session")
 def gateway(server: App, gateway_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a gateway in front of the shared server of this backend."""
-    with running_gateway(server.port, log_dir=tmp_path_factory.mktemp("gateway")) as url:
-        yield url
+    with running_gateway(server.port, log_dir=tmp_path_factory.mktemp("gateway")) as running:
+        yield running.url
 
 
 def rest_client(base_url: str, app: App | None = None, account_id: str | None = None) -> httpx.AsyncClient:

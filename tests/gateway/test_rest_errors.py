@@ -24,7 +24,7 @@ async def limited(backend: str, gateway_binary: Path, tmp_path: Path) -> AsyncIt
         url = await stack.enter_async_context(postgres_database()) if backend == "postgres" else None
         settings = settings_for(tmp_path, url, DRIVE_WORKER="false", DRIVE_RATE_LIMITS="write=0.01/2")
         app = await stack.enter_async_context(running_app(settings))
-        base = stack.enter_context(running_gateway(app.port))
+        base = stack.enter_context(running_gateway(app.port)).url
         yield await stack.enter_async_context(rest_client(base, app))
 
 
@@ -42,8 +42,8 @@ async def test_a_dead_backend_is_503(gateway_binary: Path) -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with running_gateway(port) as base:
-        async with httpx.AsyncClient(base_url=base) as client:
+    with running_gateway(port) as running:
+        async with httpx.AsyncClient(base_url=running.url) as client:
             error_details(await client.get("/health/uploads"), 503, "UNAVAILABLE")
 
 
