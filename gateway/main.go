@@ -30,10 +30,14 @@ func main() {
 		"largest request body; a JSON chunk carries base64 (4/3 of a 16 MiB chunk is 21.3 MiB)")
 	flag.Parse()
 
-	conn, err := grpc.Dial(*backend, grpc.WithInsecure(), grpc.WithDefaultCallOptions(
-		grpc.MaxCallSendMsgSize(int(*maxBody)+(1<<20)),
-		grpc.MaxCallRecvMsgSize(64<<20),
-	))
+	conn, err := grpc.Dial(*backend, grpc.WithInsecure(),
+		// Chunks are megabytes: windows of that size let one go out without waiting for
+		// window updates.
+		grpc.WithInitialWindowSize(16<<20), grpc.WithInitialConnWindowSize(32<<20),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallSendMsgSize(int(*maxBody)+(1<<20)),
+			grpc.MaxCallRecvMsgSize(64<<20),
+		))
 	if err != nil {
 		fatal("cannot dial the backend", err)
 	}
