@@ -22,24 +22,26 @@ from drive_service.services.tasks import TaskManager
 #: Initial metadata key WatchTasks sends once the subscription is live.
 WATCH_MARKER = "x-watch"
 
-#: Whole seconds beyond this are cut to it (about 31,700 years): timedelta cannot hold every int64.
-_MAX_SECONDS = 10**12
+#: Longer ages and timeouts are cut to this: "now minus the age" must stay a valid datetime, and
+#: no task is older anyway.
+_LONGEST = timedelta(days=100 * 366)
 
 
 def _duration_or_seconds(request: Any, duration: str, seconds: str, reason: str) -> timedelta | None:
     """The Duration field ``duration`` of ``request``, else its whole-seconds twin ``seconds``
-    (which HTTP query strings can carry; 0 counts as unset), else None.
+    (which HTTP query strings can carry; 0 counts as unset), else None; cut to 100 years.
 
     Raises:
         InvalidArgument: ``reason`` when both are set.
     """
     value = convert.optional_duration(request, duration)
     whole: int = getattr(request, seconds)
-    if whole == 0:
-        return value
-    if value is not None:
-        raise InvalidArgument(f"Set {duration} or {seconds}, not both.", reason=reason, field=seconds)
-    return timedelta(seconds=max(-_MAX_SECONDS, min(whole, _MAX_SECONDS)))
+    if whole != 0:
+        if value is not None:
+            raise InvalidArgument(f"Set {duration} or {seconds}, not both.", reason=reason, field=seconds)
+        longest = int(_LONGEST.total_seconds())
+        value = timedelta(seconds=max(-longest, min(whole, longest)))
+    return None if value is None else min(value, _LONGEST)
 
 
 class _WatchResponses:
