@@ -64,6 +64,7 @@ func newGateway(conn *grpc.ClientConn, maxBody int64) (http.Handler, error) {
 	}
 	var handler http.Handler = mux
 	handler = chunkBodies(chunkRoutes, handler)
+	handler = seedEnumQueries(handler)
 	handler = limitBodies(maxBody, handler)
 	handler = drivePrefix(handler)
 	return handler, nil

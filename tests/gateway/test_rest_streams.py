@@ -49,7 +49,7 @@ async def test_events_stream_live_then_replay(rest: httpx.AsyncClient) -> None:
 
     # Reconnecting with the last sequence seen replays what came after it, then goes live.
     other_id = (await create_task(rest, "other"))["taskId"]
-    params = {"afterSequence": created["sequence"], "taskIds": [task_id, "unknown"]}
+    params = {"afterSequence": created["sequence"], "taskIds": [task_id, "unknown"], "types": "Custom"}
     async with rest.stream("GET", WATCH, params=params) as replay:
         lines = replay.aiter_lines()
         assert (await next_event(lines))["sequence"] == progressed["sequence"]

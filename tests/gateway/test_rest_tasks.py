@@ -67,6 +67,8 @@ async def test_list_x_total_and_the_stats_path(
         await create_task(rest, name)
     await create_task(other_rest, "not mine")
     page = await rest.get("/api/tasks", params={"type": "TASK_TYPE_CUSTOM", "limit": 2, "sortBy": "name"})
+    seed_spelling = await rest.get("/api/tasks", params={"type": "Custom", "status": "Pending"})
+    assert seed_spelling.headers["X-Total"] == "3"
     assert page.headers["X-Total"] == "3"
     assert [task["name"] for task in ok(page)["tasks"]] == ["two", "three"]  # descending by default
     # /api/tasks/stats is the stats, not a task whose id is "stats".

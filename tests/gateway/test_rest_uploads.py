@@ -79,6 +79,11 @@ async def test_lists_send_x_total(rest: httpx.AsyncClient) -> None:
     assert [task["fileName"] for task in ok(page)["tasks"]] == ["a.bin", "b.bin"]
     filtered = await rest.get("/api/files/upload/tasks", params={"status": "TASK_STATUS_COMPLETED"})
     assert filtered.headers["X-Total"] == "0" and ok(filtered)["tasks"] == []
+    seed_spelling = await rest.get("/api/files/upload/tasks", params={"status": "InProgress"})
+    assert seed_spelling.headers["X-Total"] == "3"
+    error_details(
+        await rest.get("/api/files/upload/tasks", params={"status": "Done"}), 400, "INVALID_ARGUMENT"
+    )
     recent = ok(await rest.get("/api/files/upload/tasks/recent", params={"limit": 2}))
     assert [task["fileName"] for task in recent["tasks"]] == ["c.bin", "a.bin"]
     files = await rest.get("/api/files")
