@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +29,8 @@ func main() {
 	backend := flag.String("backend", "127.0.0.1:50051", "drive-service gRPC address (plaintext)")
 	maxBody := flag.Int64("max-body-bytes", 24<<20,
 		"largest request body; a JSON chunk carries base64 (4/3 of a 16 MiB chunk is 21.3 MiB)")
+	watchStdin := flag.Bool("exit-with-stdin", false,
+		"stop when stdin closes (a parent that passes a pipe takes the gateway with it when it dies)")
 	flag.Parse()
 
 	conn, err := grpc.Dial(*backend, grpc.WithInsecure(),
@@ -60,6 +63,12 @@ func main() {
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	if *watchStdin {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			signals <- syscall.SIGTERM
+		}()
+	}
 	select {
 	case err := <-done:
 		fatal("server stopped", err)

@@ -66,9 +66,19 @@ def running_gateway(
     with tempfile.TemporaryDirectory(prefix="drive-gateway-") as scratch:
         log_path = (log_dir or Path(scratch)) / "drive-gateway.log"
         with log_path.open("wb") as log:
+            # -exit-with-stdin: should this process die without stopping it, the pipe closes and
+            # the gateway stops too instead of lingering.
             process = subprocess.Popen(
-                [str(BINARY), "-listen", "127.0.0.1:0", "-backend", f"127.0.0.1:{backend_port}", *arguments],
-                stdin=subprocess.DEVNULL,
+                [
+                    str(BINARY),
+                    "-listen",
+                    "127.0.0.1:0",
+                    "-backend",
+                    f"127.0.0.1:{backend_port}",
+                    "-exit-with-stdin",
+                    *arguments,
+                ],
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
             )
@@ -81,6 +91,8 @@ def running_gateway(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+            if process.stdin is not None:
+                process.stdin.close()
 
 
 def _port(process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> int:
