@@ -126,7 +126,7 @@ async def test_tokens_and_ownership(
 async def test_bad_requests(rest: httpx.AsyncClient) -> None:
     too_big = await rest.post(
         "/api/files/upload/create",
-        json={"fileName": "a.bin", "fileSize": 2**50, "contentType": "text/plain", "hash": "0" * 64},
+        json={"fileName": "a.bin", "fileSize": 2**39, "contentType": "text/plain", "hash": "0" * 64},
     )
     error_details(too_big, 403, "QUOTA_EXCEEDED")  # PERMISSION_DENIED, as the specification's 403
     created = await rest.post("/api/files/upload/create", json={"fileName": "", "fileSize": 1})
