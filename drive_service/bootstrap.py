@@ -17,6 +17,7 @@ from drive_service.config import Settings
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Task
+from drive_service.domain.uploads import UploadLimits
 from drive_service.metrics import Metrics
 from drive_service.pools import PoolRegistry, load_pools
 from drive_service.services.events import EventHub, EventWatcher, Publisher
@@ -45,7 +46,7 @@ from drive_service.services.ring_sink import RingSink
 from drive_service.services.secrets import SecretBox
 from drive_service.services.tasks import TaskManager
 from drive_service.services.tokens import TokenVerifier
-from drive_service.services.uploads import UploadLimits, UploadManager
+from drive_service.services.uploads import UploadManager
 from drive_service.services.worker import Worker, WorkerSettings
 from drive_service.storage.blobs import BlobStoreRegistry, LocalBlobStore
 from drive_service.storage.db import Database

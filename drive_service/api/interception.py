@@ -54,6 +54,7 @@ def _tolerant(method: str, deserializer: Callable[[bytes], Any] | None) -> Calla
     parse.tolerant = True  # type: ignore[attr-defined]
     return parse
 
+
 #: Called once per call with its context; the call's work (and its stream) runs inside it.
 Around = Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
 

@@ -84,6 +84,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             estimated_duration_seconds=valid.estimated_duration(
                 request.estimated_duration_seconds if request.HasField("estimated_duration_seconds") else None
             ),
+            request_id=valid.request_id(request.request_id),
         )
         task = await self._tasks.create(current_caller().account_id, new)
         return tasks_pb2.CreateTaskResponse(task=convert.task(task))

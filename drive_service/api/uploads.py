@@ -17,7 +17,7 @@ from drive_service.api.interception import check_parsed
 from drive_service.api.metrics import received
 from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
-from drive_service.domain.uploads import human_duration, human_speed
+from drive_service.domain.speed import human_duration, human_speed
 from drive_service.errors import InvalidArgument, StreamStalled
 from drive_service.services.rate_limits import RateLimits
 from drive_service.services.receiving import Piece
@@ -53,6 +53,8 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
             task_id=created.task.task_id,
             chunk_size=created.upload.chunk_size,
             chunks_count=created.upload.chunks_count,
+            resumed=created.resumed,
+            missing_chunks=created.missing,
         )
 
     async def UploadChunk(
@@ -110,18 +112,24 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
             # Before any byte is read: a client whose stream breaks still learns where to resume.
             await context.send_initial_metadata((("x-task-id", task_id),))
 
-        data = _file_data(first.data, read)
+        data = _FileData(read, first.hash)
         file, task_id = await self._uploads.upload_file(
-            caller, _upload_request(first.metadata), data, started
+            caller,
+            _upload_request(first.metadata),
+            data.blocks(),
+            started,
+            first=first.data,
+            declared_hash=data.declared_hash,
         )
         return uploads_pb2.UploadFileResponse(
-            file_exists=task_id is None, file=cloud_file(file), task_id=task_id
+            file_exists=task_id is None, file=cloud_file(file), task_id=task_id or ""
         )
 
     async def CompleteUpload(
         self, request: uploads_pb2.CompleteUploadRequest, context: grpc.aio.ServicerContext
     ) -> uploads_pb2.CompleteUploadResponse:
-        file = await self._uploads.complete(current_caller().account_id, valid.task_id(request.task_id))
+        account_id = current_caller().account_id
+        file = await self._uploads.complete(account_id, valid.task_id(request.task_id), request.hash)
         return uploads_pb2.CompleteUploadResponse(file=cloud_file(file))
 
     async def ListUploadTasks(
@@ -129,14 +137,14 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     ) -> uploads_pb2.ListUploadTasksResponse:
         offset, limit = valid.page(request.offset, request.limit if request.HasField("limit") else None)
         descending = request.sort_descending if request.HasField("sort_descending") else True
-        rows, total = await self._uploads.list_uploads(
-            current_caller().account_id,
+        query = rules.UploadQuery(
             convert.task_status_from_proto(request.status),
             rules.upload_sort_key(request.sort_by),
             descending,
             offset,
             limit,
         )
+        rows, total = await self._uploads.list_uploads(current_caller().account_id, query)
         await context.send_initial_metadata((("x-total", str(total)),))
         return uploads_pb2.ListUploadTasksResponse(tasks=[upload_task(*row) for row in rows], total=total)
 
@@ -227,7 +235,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                 limit=limit,
             )
         rows, _ = await self._uploads.list_uploads(
-            current_caller().account_id, None, "lastActivity", True, 0, limit
+            current_caller().account_id, rules.UploadQuery(limit=limit)
         )
         return uploads_pb2.ListRecentUploadTasksResponse(tasks=[upload_task(*row) for row in rows])
 
@@ -243,6 +251,7 @@ def _upload_request(message: uploads_pb2.CreateUploadTaskRequest) -> rules.Uploa
         bundle_id=message.bundle_id,
         encrypt_password=message.encrypt_password,
         expired_at=convert.optional_datetime(message, "expired_at"),
+        request_id=message.request_id,
     )
 
 
@@ -303,21 +312,32 @@ class _ChunkPieces:
         return Piece(task_id, message.chunk_index, message.data, crc)
 
 
-async def _file_data(first: bytes, read: Reader) -> AsyncIterator[bytes]:
-    """The bytes of an UploadFile stream: the first message's, then every later message's.
+class _FileData:
+    """The messages after the first of an UploadFile stream: their bytes, and the SHA-256 one of
+    them may declare (the last given counts)."""
 
-    Raises:
-        InvalidArgument: METADATA_REPEATED when a later message carries metadata.
-    """
-    if first:
-        yield first
-    while (message := await read()) is not grpc.aio.EOF:
-        if message.HasField("metadata"):
-            raise InvalidArgument(
-                "Only the first message may carry the upload metadata.",
-                reason="METADATA_REPEATED",
-                field="metadata",
-            )
-        data = message.data
-        del message  # only the bytes stay referenced while they are cut into chunks
-        yield data
+    def __init__(self, read: Reader, declared: str) -> None:
+        self._read = read
+        self._declared = declared
+
+    def declared_hash(self) -> str:
+        """The SHA-256 the stream declared so far ("" when none)."""
+        return self._declared
+
+    async def blocks(self) -> AsyncIterator[bytes]:
+        """The bytes of every later message, in order.
+
+        Raises:
+            InvalidArgument: METADATA_REPEATED when a later message carries metadata.
+        """
+        while (message := await self._read()) is not grpc.aio.EOF:
+            if message.HasField("metadata"):
+                raise InvalidArgument(
+                    "Only the first message may carry the upload metadata.",
+                    reason="METADATA_REPEATED",
+                    field="metadata",
+                )
+            self._declared = message.hash or self._declared
+            data = message.data
+            del message  # only the bytes stay referenced while they are cut into chunks
+            yield data

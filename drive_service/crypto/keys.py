@@ -70,5 +70,3 @@ def unwrap_key(master_key: bytes, wrapped: bytes) -> bytes:
         return AESGCM(master_key).decrypt(nonce, sealed, _WRAP_AAD)
     except InvalidTag:
         raise CorruptData("wrapped key failed authentication") from None
-
-

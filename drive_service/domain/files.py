@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from drive_service.domain.ids import new_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +87,36 @@ def effective_expiry(
     """The file's expiry: the earliest of the request, the pool's default and the bundle's."""
     candidates = [moment for moment in (requested, pool_default, bundle) if moment is not None]
     return min(candidates) if candidates else None
+
+
+def new_file(
+    upload: Upload,
+    pool_id: str,
+    default_expiry: timedelta | None,
+    blob_key: str,
+    stored_size: int,
+    bundle: Bundle | None,
+    now: datetime,
+) -> StoredFile:
+    """The file a completed upload becomes: a fresh id, the upload's name, type, size, hash and
+    bundle, and the earliest of the requested, the pool's default and the bundle's expiry."""
+    bundle_expiry = bundle.expired_at if bundle is not None else None
+    pool_expiry = now + default_expiry if default_expiry else None
+    return StoredFile(
+        id=new_id(),
+        account_id=upload.account_id,
+        name=upload.file_name,
+        description="",
+        mime_type=upload.content_type,
+        size=upload.file_size,
+        hash=upload.hash,
+        pool_id=pool_id,
+        blob_key=blob_key,
+        stored_size=stored_size,
+        bundle_id=upload.bundle_id,
+        encrypted=upload.encrypted,
+        created_at=now,
+        updated_at=now,
+        uploaded_at=now,
+        expired_at=effective_expiry(upload.file_expired_at, pool_expiry, bundle_expiry),
+    )

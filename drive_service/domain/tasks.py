@@ -142,6 +142,8 @@ class Task:
     checkpoint: dict[str, Any] | None = None
     #: Secret parameters (passwords), sealed with the server's master key; cleared when terminal.
     sealed_secrets: bytes | None = None
+    #: The idempotency key (AIP-155) the task was created with: a retried create returns this task.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

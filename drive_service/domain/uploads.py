@@ -1,4 +1,4 @@
-"""Upload rules without I/O: request checks, chunk arithmetic, progress, speed and ETA."""
+"""Upload rules without I/O: request checks, chunk arithmetic, receipts, progress."""
 
 from __future__ import annotations
 
@@ -36,6 +36,25 @@ class UploadRequest:
     bundle_id: str
     encrypt_password: str
     expired_at: datetime | None
+    #: Idempotency key (AIP-155): a retried create returns the first call's upload.
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """Settings that shape uploads."""
+
+    default_chunk_size: int
+    max_chunk_size: int
+    default_quota: int
+    master_key: bytes
+    #: Largest file an upload may declare (UPLOAD_MAX_FILE_SIZE).
+    max_file_size: int = 1 << 40
+    upload_events: bool = True
+    #: Chunk buffers that UploadChunks streams may gather or write at once (process-wide), and
+    #: of those, what the streams of one account may hold.
+    max_buffered_chunks: int = 8
+    max_buffered_chunks_per_account: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +103,29 @@ class ChunkReceipt:
     created_at: datetime
     #: Byte offset of the chunk in the file.
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadQuery:
+    """A validated list request of uploads: filter, order and page."""
+
+    status: TaskStatus | None = None
+    sort_by: str = "lastActivity"
+    descending: bool = True
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLookup:
+    """What identifies an upload a create may resume: its request id, or the file it uploads."""
+
+    request_id: str | None
+    sha256: str
+    size: int
+    name: str
+    pool_id: str
+    bundle_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,9 +317,11 @@ def password(value: str) -> str:
     return value
 
 
-def sha256_hex(value: str) -> str:
-    """A lowercase 64-character hex SHA-256."""
+def sha256_hex(value: str, *, optional: bool = False) -> str:
+    """A lowercase 64-character hex SHA-256 (or, when ``optional``, "" for none given yet)."""
     value = value.strip().lower()
+    if optional and not value:
+        return value
     if not _SHA256.fullmatch(value):
         raise InvalidArgument(
             "The hash must be the SHA-256 of the file as 64 hex characters.",
@@ -311,24 +355,6 @@ def progress(chunks_uploaded: int, chunks_count: int) -> float:
     return 100.0 * chunks_uploaded / chunks_count if chunks_count else 0.0
 
 
-def human_speed(bytes_per_second: float) -> str:
-    """The seed's speed text: "N B/s", "N KB/s" or "N.N MB/s"."""
-    if bytes_per_second < 1024:
-        return f"{bytes_per_second:.0f} B/s"
-    if bytes_per_second < 1024 * 1024:
-        return f"{bytes_per_second / 1024:.0f} KB/s"
-    return f"{bytes_per_second / (1024 * 1024):.1f} MB/s"
-
-
-def human_duration(seconds: float) -> str:
-    """The seed's ETA text: "N seconds", "N minutes" or "N.N hours"."""
-    if seconds < 60:
-        return f"{seconds:.0f} seconds"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} minutes"
-    return f"{seconds / 3600:.1f} hours"
-
-
 #: Sort keys of ListUploadTasks, by every accepted spelling (lower case).
 UPLOAD_SORT_KEYS = {
     "": "lastActivity",
@@ -354,13 +380,3 @@ def upload_sort_key(value: str) -> str:
             sort_by=value,
         )
     return key
-
-
-def recent_speed(activity: list[tuple[datetime, int]], now: datetime) -> float:
-    """Bytes per second over recent chunk receipts (time of first to now), 0 without data."""
-    if len(activity) < 2:
-        return 0.0
-    start = min(moment for moment, _ in activity)
-    elapsed = (now - start).total_seconds()
-    received = sum(size for _, size in activity)
-    return received / elapsed if elapsed > 0 else 0.0

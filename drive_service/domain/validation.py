@@ -66,6 +66,8 @@ class NewTask:
     parameters: dict[str, Any]
     expired_at: datetime | None
     estimated_duration_seconds: int | None
+    #: Idempotency key (AIP-155): a retried create with it returns the first task.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,28 @@ def bundle_id(value: str) -> str:
     if not is_well_formed(value):
         raise BundleNotFound(value)
     return value
+
+
+def request_id(value: str) -> str | None:
+    """An optional idempotency key (AIP-155, usually a UUID): 1 to 64 printable characters."""
+    if not value:
+        return None
+    if len(value) > 64 or not value.isprintable():
+        raise InvalidArgument(
+            "The request id must be 1 to 64 printable characters (a UUID).",
+            reason="INVALID_REQUEST_ID",
+            field="request_id",
+        )
+    return value
+
+
+def request_id_reused() -> InvalidArgument:
+    """REQUEST_ID_REUSED: the request id was given before to a request of another kind."""
+    return InvalidArgument(
+        "This request id was used for another kind of request.",
+        reason="REQUEST_ID_REUSED",
+        field="request_id",
+    )
 
 
 def name(value: str) -> str:

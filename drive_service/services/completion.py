@@ -12,11 +12,18 @@ from typing import NoReturn
 from drive_service import crypto
 from drive_service.domain import events as ev
 from drive_service.domain.events import Event
-from drive_service.domain.files import Bundle, StoredFile, Upload, effective_expiry
+from drive_service.domain.files import StoredFile, Upload, new_file
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status, require_in_progress
-from drive_service.errors import ChunksMissing, FailedPrecondition, FileNotFound, HashMismatch, TaskNotFound
+from drive_service.errors import (
+    ChunksMissing,
+    FailedPrecondition,
+    FileNotFound,
+    HashMismatch,
+    InvalidArgument,
+    TaskNotFound,
+)
 from drive_service.pools import PoolRegistry
 from drive_service.services.digests import PrefixDigests
 from drive_service.services.ports import BlobStores, Clock, EventPublisher, FileStore, UploadStore, UploadUnit
@@ -74,10 +81,13 @@ class UploadCompleter:
         self._upload_events = upload_events
         self._digests = digests
 
-    async def complete(self, account_id: str, task_id: str) -> StoredFile:
+    async def complete(self, account_id: str, task_id: str, declared: str = "") -> StoredFile:
         """Verify and store the upload as a file; idempotent, and one file for concurrent calls.
+        ``declared`` is the whole file's SHA-256 when the create left it empty (else it may repeat it).
 
         Raises:
+            InvalidArgument: HASH_REQUIRED (no SHA-256 given at create or now), HASH_CONFLICT
+                (another SHA-256 than the one given at create).
             FailedPrecondition: CHUNKS_MISSING, or INVALID_TASK_STATE.
             DataLoss: HASH_MISMATCH (the task is then Failed and its staging removed).
             PermissionDenied: QUOTA_EXCEEDED on the real size (the task stays retryable).
@@ -85,7 +95,7 @@ class UploadCompleter:
         """
         token = new_id()
         while True:
-            attempt = await self._attempt(account_id, task_id, token)
+            attempt = await self._attempt(account_id, task_id, token, declared)
             if attempt.file_id is not None:
                 return await self._file(account_id, attempt.file_id)
             if attempt.mismatch:
@@ -102,22 +112,22 @@ class UploadCompleter:
             await self._release_completion(account_id, task_id, token)
             raise
 
-    async def _attempt(self, account_id: str, task_id: str, token: str) -> _Attempt:
+    async def _attempt(self, account_id: str, task_id: str, token: str, declared: str) -> _Attempt:
         """Check the upload; complete it at once when its digest is known, else claim it."""
         async with self._store.unit(account_id) as unit:
             found = await unit.lock(task_id)
             if found is None:
                 raise TaskNotFound(task_id)
             task, upload = found
-            attempt = await self._check(unit, task, upload, token)
+            if task.status is TaskStatus.COMPLETED and upload.file_id:
+                return _Attempt(file_id=upload.file_id)
+            attempt = await self._check(unit, task, _with_hash(upload, declared), token)
         await self._events.publish(unit.changes)
         if attempt.done is not None:
             await self._finished(attempt.done.pool_id, task_id)
         return attempt
 
     async def _check(self, unit: UploadUnit, task: Task, upload: Upload, token: str) -> _Attempt:
-        if task.status is TaskStatus.COMPLETED and upload.file_id:
-            return _Attempt(file_id=upload.file_id)
         require_in_progress(task, "complete")
         now = self._clock()
         started = upload.completion_started_at
@@ -179,7 +189,9 @@ class UploadCompleter:
         """
         require_quota(await unit.usage(cost_multipliers(self._pools), self._default_quota), 0.0)
         bundle = await unit.bundle(upload.bundle_id) if upload.bundle_id is not None else None
-        file = self._new_file(task, upload, pool, blob_key, stored_size, bundle)
+        file = new_file(
+            upload, pool.id, pool.policy.default_expiry, blob_key, stored_size, bundle, self._clock()
+        )
         # The blob row stays locked until the commit: a concurrent deletion of the same content
         # waits, and a first reference puts the bytes in place meanwhile.
         if not await unit.reference_blob(file) and not upload.encrypted:
@@ -209,7 +221,12 @@ class UploadCompleter:
             if self._upload_events:
                 events.append(ev.upload_completed(done, current, file.id))
             finished = dataclasses.replace(
-                current, file_id=file.id, completion_token=None, completion_started_at=None, wrapped_key=None
+                current,
+                hash=upload.hash,  # given at completion, when the create left it empty
+                file_id=file.id,
+                completion_token=None,
+                completion_started_at=None,
+                wrapped_key=None,
             )
             return done, finished, events
 
@@ -219,31 +236,6 @@ class UploadCompleter:
     async def _finished(self, pool_id: str, task_id: str) -> None:
         self._digests.discard(task_id)
         await self._blobs.of(pool_id).discard_staging(task_id)
-
-    def _new_file(
-        self, task: Task, upload: Upload, pool: Pool, blob_key: str, stored_size: int, bundle: Bundle | None
-    ) -> StoredFile:
-        now = self._clock()
-        bundle_expiry = bundle.expired_at if bundle is not None else None
-        pool_expiry = now + pool.policy.default_expiry if pool.policy.default_expiry else None
-        return StoredFile(
-            id=new_id(),
-            account_id=task.account_id,
-            name=upload.file_name,
-            description="",
-            mime_type=upload.content_type,
-            size=upload.file_size,
-            hash=upload.hash,
-            pool_id=pool.id,
-            blob_key=blob_key,
-            stored_size=stored_size,
-            bundle_id=upload.bundle_id,
-            encrypted=upload.encrypted,
-            created_at=now,
-            updated_at=now,
-            uploaded_at=now,
-            expired_at=effective_expiry(upload.file_expired_at, pool_expiry, bundle_expiry),
-        )
 
     async def _mismatch(self, account_id: str, task_id: str) -> NoReturn:
         """Fail the task (its staging goes) and raise HASH_MISMATCH."""
@@ -287,3 +279,26 @@ class UploadCompleter:
         if file is None:
             raise FileNotFound(file_id)
         return file
+
+
+def _with_hash(upload: Upload, declared: str) -> Upload:
+    """The upload with the SHA-256 its content must have: the create's, or ``declared``.
+
+    Raises:
+        InvalidArgument: HASH_REQUIRED when neither gave one, HASH_CONFLICT when they differ.
+    """
+    if upload.hash and declared and declared != upload.hash:
+        raise InvalidArgument(
+            "The SHA-256 differs from the one given when the upload was created.",
+            reason="HASH_CONFLICT",
+            field="hash",
+            task_id=upload.task_id,
+        )
+    if not upload.hash and not declared:
+        raise InvalidArgument(
+            "The upload was created without a SHA-256: give it with CompleteUpload.",
+            reason="HASH_REQUIRED",
+            field="hash",
+            task_id=upload.task_id,
+        )
+    return upload if upload.hash else dataclasses.replace(upload, hash=declared)

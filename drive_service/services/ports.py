@@ -17,7 +17,7 @@ from drive_service.domain.files import Bundle, StoredFile, Upload, Usage
 from drive_service.domain.rate_limits import RateLimit
 from drive_service.domain.ring import Notification, Packet
 from drive_service.domain.tasks import Task, TaskStats, TaskStatus
-from drive_service.domain.uploads import ChunkReceipt, UploadStats
+from drive_service.domain.uploads import ChunkReceipt, UploadLookup, UploadQuery, UploadStats
 from drive_service.domain.validation import TaskQuery
 from drive_service.errors import BlobMissing as BlobMissing  # raised by BlobStore.read
 
@@ -37,8 +37,9 @@ BlobRelease = Callable[[str, str], Awaitable[None]]
 class TaskStore(Protocol):
     """Persistent tasks, each write committed together with its events (the outbox)."""
 
-    async def insert(self, task: Task, events: Sequence[Event]) -> Changes:
-        """Store a new task and its events in one transaction."""
+    async def insert(self, task: Task, events: Sequence[Event]) -> tuple[Task, Changes]:
+        """Store a new task and its events in one transaction; the account's task of the same
+        ``request_id`` instead, when there is one (nothing is written then)."""
 
     async def get(self, account_id: str, task_id: str) -> Task | None:
         """The caller's task read from the database, or None (unknown or another account's)."""
@@ -121,9 +122,8 @@ class EventPublisher(Protocol):
     """Tells the world about committed changes."""
 
     async def publish(self, changes: Changes) -> None:
-        """Invalidate the touched tasks' cached copies, then deliver the events to watchers here,
-        on other instances and to outbound sinks. Runs to its end even when the caller is
-        cancelled meanwhile, so a committed change is never left unannounced; never raises."""
+        """Invalidate the touched tasks' cached copies, then deliver the events here, to other
+        instances and to sinks; runs to its end even when the caller is cancelled; never raises."""
 
 
 class RingClient(Protocol):
@@ -144,8 +144,8 @@ class Buckets(Protocol):
     """Where rate-limit token buckets live: this process, or Redis when instances share them."""
 
     async def take(self, key: str, limit: RateLimit, cost: float) -> float:
-        """Take ``cost`` tokens from bucket ``key``: 0.0 when taken, else the seconds to wait.
-        A store that cannot answer (Redis away) lets the call through rather than failing it."""
+        """Take ``cost`` tokens from bucket ``key``: 0.0 when taken, else the seconds to wait (a
+        store that cannot answer lets the call through)."""
 
 
 class ChunkUnit(Protocol):
@@ -177,8 +177,13 @@ class UploadUnit(Protocol):
     async def bundle(self, bundle_id: str) -> Bundle | None:
         """The account's bundle, or None."""
 
-    async def insert(self, task: Task, upload: Upload, events: Sequence[Event]) -> None:
-        """Store a new task, its upload row and its events."""
+    async def insert(self, task: Task, upload: Upload, events: Sequence[Event]) -> tuple[Task, Upload]:
+        """Store a new task, its upload row and its events; the stored pair is returned (the
+        account's upload of the same ``request_id`` instead, when a concurrent retry won)."""
+
+    async def find_upload(self, lookup: UploadLookup) -> tuple[Task, Upload] | None:
+        """The account's upload created with ``lookup.request_id``, else its newest unencrypted
+        upload in progress of the same content, name, pool and bundle; None when neither."""
 
     async def lock(self, task_id: str) -> tuple[Task, Upload] | None:
         """The account's upload, locked until the unit ends, or None."""
@@ -187,8 +192,8 @@ class UploadUnit(Protocol):
         """Indexes of the stored chunks, ascending."""
 
     async def reference_blob(self, file: StoredFile) -> bool:
-        """Count one more reference to the file's blob (locking its row until the unit ends);
-        True when the blob was referenced already, so its bytes are in place."""
+        """One more reference to the file's blob (its row locked till the unit ends); True when it
+        was referenced already (its bytes are in place)."""
 
     async def insert_file(self, file: StoredFile) -> None:
         """Insert the file's row (its blob referenced first with ``reference_blob``)."""
@@ -203,16 +208,8 @@ class UploadStore(Protocol):
     async def get(self, account_id: str, task_id: str) -> tuple[Task, Upload] | None:
         """The caller's upload, or None."""
 
-    async def find(
-        self,
-        account_id: str,
-        status: TaskStatus | None,
-        sort_by: str,
-        descending: bool,
-        offset: int,
-        limit: int,
-    ) -> tuple[list[tuple[Task, Upload]], int]:
-        """A page of the caller's uploads and the total matching ``status``."""
+    async def find(self, account_id: str, query: UploadQuery) -> tuple[list[tuple[Task, Upload]], int]:
+        """A page of the caller's uploads and the total matching the filter."""
 
     async def uploaded_chunks(self, task_id: str) -> list[int]:
         """Indexes of the stored chunks, ascending."""

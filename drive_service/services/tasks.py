@@ -12,7 +12,7 @@ from drive_service.domain import events as task_events
 from drive_service.domain.events import Event, RecordedEvent
 from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Action, Task, TaskStats, TaskStatus, TaskType, next_status
-from drive_service.domain.validation import NewTask, TaskQuery, deadline
+from drive_service.domain.validation import NewTask, TaskQuery, deadline, request_id_reused
 from drive_service.errors import FailedPrecondition, InvalidTaskState, TaskNotFound
 from drive_service.services.events import EventWatcher
 from drive_service.services.ports import Clock, EventPublisher, TaskCache, TaskStore
@@ -49,7 +49,8 @@ class TaskManager:
         self._secrets = secrets
 
     async def create(self, account_id: str, new: NewTask) -> Task:
-        """Store a PENDING task and send ``task.created``.
+        """Store a PENDING task and send ``task.created``; a retried create (the same request id)
+        returns the task the first one stored.
 
         Raises:
             InvalidArgument: the deadline is not in the future.
@@ -79,11 +80,15 @@ class TaskManager:
             expired_at=new.expired_at,
             estimated_duration_seconds=new.estimated_duration_seconds,
             managed=new.type in self._managed_types,
+            request_id=new.request_id,
         )
-        await self._events.publish(await self._store.insert(task, [task_events.created(task)]))
-        if task.managed:
+        stored, changes = await self._store.insert(task, [task_events.created(task)])
+        if stored.type is not task.type:
+            raise request_id_reused()
+        await self._events.publish(changes)
+        if stored is task and task.managed:
             self._on_queued()
-        return task
+        return stored
 
     async def get(self, account_id: str, task_id: str, *, fresh: bool = False) -> Task:
         """The caller's task (``fresh``: from the database, not a cached copy).

@@ -2,62 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 import google_crc32c
 
-from drive_service import crypto
 from drive_service.domain import events as ev
 from drive_service.domain import uploads as rules
-from drive_service.domain import validation as valid
 from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload
-from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
+from drive_service.domain.speed import recent_speed
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status
-from drive_service.domain.uploads import UploadStats
-from drive_service.errors import BundleNotFound, DriveError, InvalidTaskState, TaskNotFound
+from drive_service.domain.uploads import UploadQuery, UploadStats
+from drive_service.errors import DriveError, InvalidTaskState, TaskNotFound
 from drive_service.pools import PoolRegistry
 from drive_service.services.buffers import FairBuffers
 from drive_service.services.completion import UploadCompleter
+from drive_service.services.creation import Created, UploadCreator
 from drive_service.services.digests import Feed, PrefixDigests
 from drive_service.services.ports import BlobStores, Clock, Data, EventPublisher, FileStore, UploadStore
-from drive_service.services.quota import check_quota, cost_multipliers, require_quota
 from drive_service.services.receiving import Piece, StreamReceiver, StreamResult, split_file
 from drive_service.services.tokens import Caller
 
 _SPEED_WINDOW = timedelta(seconds=60)
-
-
-@dataclass(frozen=True, slots=True)
-class UploadLimits:
-    """Settings that shape uploads."""
-
-    default_chunk_size: int
-    max_chunk_size: int
-    default_quota: int
-    master_key: bytes
-    #: Largest file an upload may declare (UPLOAD_MAX_FILE_SIZE).
-    max_file_size: int = 1 << 40
-    upload_events: bool = True
-    #: Chunk buffers that UploadChunks streams may gather or write at once (process-wide), and
-    #: of those, what the streams of one account may hold.
-    max_buffered_chunks: int = 8
-    max_buffered_chunks_per_account: int = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Created:
-    """CreateUploadTask's answer: an existing file (dedup) or a new task."""
-
-    file: StoredFile | None = None
-    task: Task | None = None
-    upload: Upload | None = None
 
 
 class UploadManager:
@@ -71,7 +41,7 @@ class UploadManager:
         blobs: BlobStores,
         events: EventPublisher,
         clock: Clock,
-        limits: UploadLimits,
+        limits: rules.UploadLimits,
     ) -> None:
         self._store = store
         self._files = files
@@ -94,69 +64,12 @@ class UploadManager:
             upload_events=limits.upload_events,
             digests=self._digests,
         )
+        self._creator = UploadCreator(store, files, pools, blobs, events, clock, limits=limits)
 
     async def create(self, caller: Caller, request: rules.UploadRequest) -> Created:
-        """Check the request (shape, pool, policy, bundle, quota), answer a dedup hit, or start
-        an upload (an IN_PROGRESS task; ``task.created`` is sent)."""
-        name = rules.file_name(request.file_name)
-        size = rules.file_size(request.file_size, self._limits.max_file_size)
-        content_type = rules.content_type(request.content_type)
-        sha256 = rules.sha256_hex(request.hash)
-        plan = rules.chunk_plan(
-            size,
-            request.chunk_size,
-            default=self._limits.default_chunk_size,
-            maximum=self._limits.max_chunk_size,
-        )
-        now = self._clock()
-        valid.deadline(request.expired_at, now=now)
-        pool = self._pools.get(request.pool_id or None)
-        encrypted = bool(rules.password(request.encrypt_password))
-        pool.check_upload(
-            account_id=caller.account_id,
-            tier=caller.tier,
-            size=size,
-            content_type=content_type,
-            encrypted=encrypted,
-        )
-        bundle_id = valid.bundle_id(request.bundle_id) if request.bundle_id else None
-        cost = size * pool.cost_multiplier
-        wrapped_key = salt = None
-        if encrypted:
-            # Checked before the deliberately slow key derivation, and again when stored.
-            if bundle_id is not None and await self._files.get_bundle(caller.account_id, bundle_id) is None:
-                raise BundleNotFound(bundle_id)
-            await check_quota(self._files, self._pools, caller.account_id, cost, self._limits.default_quota)
-            salt = crypto.new_salt()
-            key = await asyncio.to_thread(crypto.derive_key, request.encrypt_password, salt)
-            wrapped_key = crypto.wrap_key(self._limits.master_key, key)
-        task, upload = rules.new_upload(
-            task_id=new_id(),
-            account_id=caller.account_id,
-            name=name,
-            size=size,
-            content_type=content_type,
-            plan=plan,
-            pool_id=pool.id,
-            bundle_id=bundle_id,
-            sha256=sha256,
-            wrapped_key=wrapped_key,
-            salt=salt,
-            file_expired_at=request.expired_at,
-            now=now,
-        )
-        # Bundle, quota, dedup and the new rows in one transaction.
-        async with self._store.unit(caller.account_id) as unit:
-            if bundle_id is not None and await unit.bundle(bundle_id) is None:
-                raise BundleNotFound(bundle_id)
-            require_quota(await unit.usage(cost_multipliers(self._pools), self._limits.default_quota), cost)
-            existing = None if encrypted else await unit.find_file(sha256, size, now)
-            if existing is None:
-                await unit.insert(task, upload, [ev.created(task)])
-        if existing is not None:
-            return Created(file=existing)
-        await self._events.publish(unit.changes)
-        return Created(task=task, upload=upload)
+        """Start an upload, resume the caller's upload of the same file, or answer a dedup hit
+        (see UploadCreator.create)."""
+        return await self._creator.create(caller, request)
 
     async def get(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
         """The caller's upload. Raises TaskNotFound."""
@@ -225,10 +138,16 @@ class UploadManager:
         request: rules.UploadRequest,
         data: AsyncIterator[Data],
         started: Callable[[str], Awaitable[None]],
+        *,
+        first: bytes = b"",
+        declared_hash: Callable[[], str] = lambda: "",
     ) -> tuple[StoredFile, str | None]:
-        """UploadFile: create the upload, receive ``data`` (the file's bytes in order, cut at
-        chunk boundaries here), then complete it. ``started(task_id)`` runs once the task exists,
-        before any byte is read, so a client whose stream breaks learns where to resume.
+        """UploadFile: create the upload, receive its bytes (``first``, then ``data``, in order and
+        cut at chunk boundaries here), then complete it. ``started(task_id)`` runs once the task
+        exists, before any further byte is read, so a client whose stream breaks learns where to
+        resume; ``declared_hash()`` is the SHA-256 the stream gave by its end, if the create
+        gave none. A file of one chunk whose bytes all came in ``first`` is stored in one
+        transaction (no staging, no second round trip).
 
         Returns:
             The file, and the id of the upload task that stored it (None: the caller owned the
@@ -238,6 +157,10 @@ class UploadManager:
             DriveError: those of create, receive_stream and complete; once the task exists, they
                 carry its id in their metadata.
         """
+        size = request.file_size
+        if first and len(first) == size <= self._limits.default_chunk_size and not request.encrypt_password:
+            whole = dataclasses.replace(request, hash=request.hash or declared_hash())
+            return await self._creator.store_small_file(caller, whole, first)
         created = await self.create(caller, request)
         if created.file is not None:
             return created.file, None
@@ -246,15 +169,16 @@ class UploadManager:
         await started(task_id)
         plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
         try:
-            await self.receive_stream(caller.account_id, split_file(task_id, plan, data))
-            return await self.complete(caller.account_id, task_id), task_id
+            await self.receive_stream(caller.account_id, split_file(task_id, plan, _chained(first, data)))
+            return await self.complete(caller.account_id, task_id, declared_hash()), task_id
         except DriveError as error:
             error.metadata.setdefault("taskId", task_id)
             raise
 
-    async def complete(self, account_id: str, task_id: str) -> StoredFile:
-        """Verify and store the upload as a file (see UploadCompleter.complete)."""
-        return await self._completer.complete(account_id, task_id)
+    async def complete(self, account_id: str, task_id: str, sha256: str = "") -> StoredFile:
+        """Verify and store the upload as a file (see UploadCompleter.complete); ``sha256`` is the
+        whole file's hash when the create did not give it."""
+        return await self._completer.complete(account_id, task_id, rules.sha256_hex(sha256, optional=True))
 
     async def cancel(self, account_id: str, task_id: str) -> tuple[Task, Upload]:
         """Mark the upload Cancelled and remove its staging."""
@@ -316,22 +240,16 @@ class UploadManager:
         bundle = await self._files.get_bundle(account_id, upload.bundle_id) if upload.bundle_id else None
         now = self._clock()
         activity = await self._store.chunk_activity(task_id, now - _SPEED_WINDOW)
-        speed = rules.recent_speed(activity, now)
+        speed = recent_speed(activity, now)
         remaining = upload.file_size - upload.bytes_uploaded
         eta = remaining / speed if speed > 0 and task.status is TaskStatus.IN_PROGRESS else None
         return task, upload, pool, bundle, speed, eta
 
     async def list_uploads(
-        self,
-        account_id: str,
-        status: TaskStatus | None,
-        sort_by: str,
-        descending: bool,
-        offset: int,
-        limit: int,
+        self, account_id: str, query: UploadQuery
     ) -> tuple[list[tuple[Task, Upload]], int]:
         """A page of the caller's uploads and the total."""
-        return await self._store.find(account_id, status, sort_by, descending, offset, limit)
+        return await self._store.find(account_id, query)
 
     async def cleanup(self, account_id: str) -> int:
         """Delete the caller's failed, expired and cancelled uploads and their staging."""
@@ -344,7 +262,7 @@ class UploadManager:
 
     async def stats(self, account_id: str) -> tuple[UploadStats, list[tuple[Task, Upload]]]:
         """Counts, bytes, average progress and the five most recently active uploads."""
-        recent, _ = await self._store.find(account_id, None, "lastActivity", True, 0, 5)
+        recent, _ = await self._store.find(account_id, UploadQuery(limit=5))
         return await self._store.stats(account_id), recent
 
     async def _drop_staging(self, upload: Upload) -> None:
@@ -360,3 +278,10 @@ class UploadManager:
 def _crc32c(data: Data) -> int:
     # google_crc32c takes only immutable buffers: a bytearray or memoryview is copied first.
     return int(google_crc32c.value(data if isinstance(data, bytes) else bytes(data)))
+
+
+async def _chained(first: bytes, rest: AsyncIterator[Data]) -> AsyncIterator[Data]:
+    if first:
+        yield first
+    async for block in rest:
+        yield block

@@ -94,9 +94,7 @@ class SqlFileStore:
         # Two branches so each can use its own index (files.expired_at; the bundle join).
         own = select(files.c.account_id, files.c.id).where(files.c.expired_at <= now)
         by_bundle = (
-            select(files.c.account_id, files.c.id)
-            .select_from(WITH_BUNDLE)
-            .where(bundles.c.expired_at <= now)
+            select(files.c.account_id, files.c.id).select_from(WITH_BUNDLE).where(bundles.c.expired_at <= now)
         )
         async with self._db.read() as conn:
             rows = await conn.execute(union(own, by_bundle).limit(limit))
@@ -165,5 +163,3 @@ class SqlFileStore:
                 .values(bundle_id=None)
             )
             await conn.execute(delete(bundles).where(mine))
-
-

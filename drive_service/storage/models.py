@@ -84,6 +84,8 @@ tasks = Table(
     Column("run_after", UtcDateTime),
     Column("checkpoint", Json),
     Column("sealed_secrets", LargeBinary),
+    #: The idempotency key (AIP-155) the task was created with, unique per account.
+    Column("request_id", String(64)),
     Index("ix_tasks_account_type_status", "account_id", "type", "status"),
     Index("ix_tasks_account_last_activity", "account_id", "last_activity"),
     # ListTasks' default order, with the tie-breaker, so a page is an index range.
@@ -96,6 +98,14 @@ tasks = Table(
         "created_at",
         postgresql_where=text("status = 'Pending' AND managed"),
         sqlite_where=text("status = 'Pending' AND managed"),
+    ),
+    Index(
+        "uq_tasks_account_request",
+        "account_id",
+        "request_id",
+        unique=True,
+        postgresql_where=text("request_id IS NOT NULL"),
+        sqlite_where=text("request_id IS NOT NULL"),
     ),
     Index(
         "ix_tasks_leases",

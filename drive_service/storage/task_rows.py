@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from drive_service.domain.events import Event
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
@@ -23,10 +24,20 @@ from drive_service.storage.models import tasks
 FIELDS = [field.name for field in dataclasses.fields(Task)]
 
 
-async def insert_task(tx: Transaction, task: Task, events: Sequence[Event]) -> None:
-    """Insert a new task with its events."""
-    await tx.conn.execute(_INSERT, task_row(task))
+async def insert_task(tx: Transaction, task: Task, events: Sequence[Event]) -> Task:
+    """Insert a new task with its events, and return it; when the account already created a task
+    with the same ``request_id``, return that one instead and write nothing (a retried create)."""
+    if task.request_id is None:
+        await tx.conn.execute(_INSERT, task_row(task))
+    else:
+        inserted = (await tx.conn.execute(_INSERT_ONCE[tx.conn.dialect.name], task_row(task))).first()
+        if inserted is None:
+            query = select(tasks).where(
+                tasks.c.account_id == task.account_id, tasks.c.request_id == task.request_id
+            )
+            return task_from_row((await tx.conn.execute(query)).mappings().one())
     await outbox.record(tx, task.updated_at, events)
+    return task
 
 
 async def locked_task(
@@ -91,4 +102,12 @@ def task_from_row(row: Any) -> Task:
 
 # Built once: the SET clause comes from the parameters given (the changed columns).
 _INSERT = insert(tasks)
+_INSERT_ONCE = {
+    name: dialect.insert(tasks)
+    .on_conflict_do_nothing(
+        index_elements=[tasks.c.account_id, tasks.c.request_id], index_where=tasks.c.request_id.is_not(None)
+    )
+    .returning(tasks.c.task_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 _UPDATE = update(tasks).where(tasks.c.task_id == bindparam("b_task_id"))

@@ -35,10 +35,10 @@ class SqlTaskStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def insert(self, task: Task, events: Sequence[Event]) -> Changes:
+    async def insert(self, task: Task, events: Sequence[Event]) -> tuple[Task, Changes]:
         async with self._db.write() as tx:
-            await insert_task(tx, task, events)
-        return tx.changes
+            stored = await insert_task(tx, task, events)
+        return stored, tx.changes
 
     async def get(self, account_id: str, task_id: str) -> Task | None:
         query = select(tasks).where(tasks.c.task_id == task_id, tasks.c.account_id == account_id)

@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload, Usage
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
-from drive_service.domain.uploads import ChunkReceipt, UploadStats
+from drive_service.domain.uploads import ChunkReceipt, UploadLookup, UploadQuery, UploadStats
+from drive_service.domain.validation import request_id_reused
 from drive_service.errors import ChunkAlreadyUploaded, TaskNotFound
 from drive_service.services.ports import Changes, UploadChange
 from drive_service.storage.db import Database, Transaction
@@ -50,27 +51,19 @@ class SqlUploadStore:
             row = (await conn.execute(_SELECT, _key(account_id, task_id))).mappings().first()
         return None if row is None else _pair(row)
 
-    async def find(
-        self,
-        account_id: str,
-        status: TaskStatus | None,
-        sort_by: str,
-        descending: bool,
-        offset: int,
-        limit: int,
-    ) -> tuple[list[tuple[Task, Upload]], int]:
+    async def find(self, account_id: str, query: UploadQuery) -> tuple[list[tuple[Task, Upload]], int]:
         condition: ColumnElement[bool] = uploads.c.account_id == account_id
-        if status is not None:
-            condition = and_(condition, tasks.c.status == status.value)
-        column = _SORT_COLUMNS[sort_by]
-        order = (column.desc(), tasks.c.task_id.desc()) if descending else (column, tasks.c.task_id)
+        if query.status is not None:
+            condition = and_(condition, tasks.c.status == query.status.value)
+        column = _SORT_COLUMNS[query.sort_by]
+        order = (column.desc(), tasks.c.task_id.desc()) if query.descending else (column, tasks.c.task_id)
         page = (
             select(tasks, *_upload_columns())
             .select_from(_JOINED)
             .where(condition)
             .order_by(*order)
-            .offset(offset)
-            .limit(limit)
+            .offset(query.offset)
+            .limit(query.limit)
         )
         count = select(func.count()).select_from(_JOINED).where(condition)
         async with self._db.read() as conn:
@@ -221,9 +214,39 @@ class SqlUploadUnit:
     async def bundle(self, bundle_id: str) -> Bundle | None:
         return await find_bundle(self._tx.conn, self._account_id, bundle_id)
 
-    async def insert(self, task: Task, upload: Upload, events: Sequence[Event]) -> None:
-        await insert_task(self._tx, task, events)
+    async def insert(self, task: Task, upload: Upload, events: Sequence[Event]) -> tuple[Task, Upload]:
+        stored = await insert_task(self._tx, task, events)
+        if stored is not task:  # a concurrent create with the same request id won
+            found = await _select(self._tx, self._account_id, stored.task_id)
+            if found is None:  # that request id named a task of another kind
+                raise request_id_reused()
+            return found
         await self._tx.conn.execute(_INSERT_UPLOAD, _upload_row(upload))
+        return task, upload
+
+    async def find_upload(self, lookup: UploadLookup) -> tuple[Task, Upload] | None:
+        mine = tasks.c.account_id == self._account_id
+        if lookup.request_id is not None:
+            query = _BY_REQUEST.where(mine, tasks.c.request_id == lookup.request_id)
+            row = (await self._tx.conn.execute(query)).mappings().first()
+            if row is not None:
+                return _pair(row)
+        if not lookup.sha256:
+            return None
+        query = _BY_REQUEST.where(
+            mine,
+            uploads.c.hash == lookup.sha256,
+            uploads.c.file_size == lookup.size,
+            uploads.c.file_name == lookup.name,
+            uploads.c.pool_id == lookup.pool_id,
+            uploads.c.bundle_id.is_(None)
+            if lookup.bundle_id is None
+            else uploads.c.bundle_id == lookup.bundle_id,
+            uploads.c.encrypted.is_(False),
+            tasks.c.status == TaskStatus.IN_PROGRESS.value,
+        ).order_by(tasks.c.created_at.desc())
+        row = (await self._tx.conn.execute(query.limit(1))).mappings().first()
+        return None if row is None else _pair(row)
 
     async def lock(self, task_id: str) -> tuple[Task, Upload] | None:
         found = await _locked(self._tx, self._account_id, task_id)
@@ -246,6 +269,11 @@ class SqlUploadUnit:
             raise TaskNotFound(task_id)
         result = self._current[task_id] = await _apply(self._tx, current, change)
         return result
+
+
+async def _select(tx: Transaction, account_id: str, task_id: str) -> tuple[Task, Upload] | None:
+    row = (await tx.conn.execute(_SELECT, _key(account_id, task_id))).mappings().first()
+    return None if row is None else _pair(row)
 
 
 async def _locked(tx: Transaction, account_id: str, task_id: str) -> tuple[Task, Upload] | None:
@@ -289,6 +317,7 @@ _SELECT = (
     .select_from(_JOINED)
     .where(tasks.c.task_id == bindparam("b_task_id"), tasks.c.account_id == bindparam("b_account_id"))
 )
+_BY_REQUEST = select(tasks, *_upload_columns()).select_from(_JOINED)
 # FOR NO KEY UPDATE: it does not conflict with the KEY SHARE lock that inserting a row referencing
 # this task (a chunk receipt) takes, so concurrent chunk writers cannot deadlock.
 _SELECT_LOCKED = _SELECT.with_for_update(key_share=True)

@@ -6,7 +6,7 @@ import hashlib
 import os
 
 from drive_service.domain.tasks import TaskStatus, TaskType
-from drive_service.domain.uploads import UploadRequest
+from drive_service.domain.uploads import UploadQuery, UploadRequest
 from drive_service.domain.validation import NewTask
 from drive_service.services.tokens import Caller
 from tests.in_memory import CHUNK, in_memory
@@ -47,5 +47,5 @@ async def test_a_pass_expires_idle_uploads_purges_old_tasks_and_prunes_old_event
     service.clock.advance(days=31)  # past the 30-day retention of terminal tasks
     report = await service.maintenance.run_once()
     assert report.tasks_purged == 2
-    listed, total = await service.uploads.list_uploads(caller.account_id, None, "created", True, 0, 10)
+    listed, total = await service.uploads.list_uploads(caller.account_id, UploadQuery())
     assert (listed, total) == ([], 0)

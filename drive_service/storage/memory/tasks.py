@@ -34,17 +34,27 @@ def store_change(tx: Tx, before: Task, after: Task, events: Sequence[Event]) -> 
         tx.record(after.updated_at, events)
 
 
+def insert_task(tx: Tx, task: Task, events: Sequence[Event]) -> Task:
+    """Insert ``task`` with its events, or return the account's task of the same request id."""
+    if task.request_id is not None:
+        for existing in tx.state.tasks.values():
+            if existing.account_id == task.account_id and existing.request_id == task.request_id:
+                return existing  # type: ignore[no-any-return]
+    tx.put(tx.state.tasks, task.task_id, task)
+    tx.record(task.updated_at, events)
+    return task
+
+
 class MemoryTaskStore:
     """TaskStore in memory."""
 
     def __init__(self, state: MemoryState) -> None:
         self._state = state
 
-    async def insert(self, task: Task, events: Sequence[Event]) -> Changes:
+    async def insert(self, task: Task, events: Sequence[Event]) -> tuple[Task, Changes]:
         async with self._state.write() as tx:
-            tx.put(self._state.tasks, task.task_id, task)
-            tx.record(task.updated_at, events)
-        return tx.changes
+            stored = insert_task(tx, task, events)
+        return stored, tx.changes
 
     async def get(self, account_id: str, task_id: str) -> Task | None:
         task: Task | None = self._state.tasks.get(task_id)

@@ -10,12 +10,13 @@ from typing import Any
 from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload, Usage
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
-from drive_service.domain.uploads import ChunkReceipt, UploadStats
+from drive_service.domain.uploads import ChunkReceipt, UploadLookup, UploadQuery, UploadStats
+from drive_service.domain.validation import request_id_reused
 from drive_service.errors import ChunkAlreadyUploaded, TaskNotFound
 from drive_service.services.ports import Changes, UploadChange
 from drive_service.storage.memory.files import add_reference, find_live, usage
 from drive_service.storage.memory.state import MemoryState, Tx
-from drive_service.storage.memory.tasks import store_change
+from drive_service.storage.memory.tasks import insert_task, store_change
 
 _SORT: dict[str, Callable[[tuple[Task, Upload]], Any]] = {
     "filename": lambda pair: pair[1].file_name,
@@ -48,24 +49,16 @@ class MemoryUploadStore:
             return None
         return self._state.tasks[task_id], upload
 
-    async def find(
-        self,
-        account_id: str,
-        status: TaskStatus | None,
-        sort_by: str,
-        descending: bool,
-        offset: int,
-        limit: int,
-    ) -> tuple[list[tuple[Task, Upload]], int]:
+    async def find(self, account_id: str, query: UploadQuery) -> tuple[list[tuple[Task, Upload]], int]:
         pairs = [
             (self._state.tasks[upload.task_id], upload)
             for upload in self._state.uploads.values()
             if upload.account_id == account_id
-            and (status is None or self._state.tasks[upload.task_id].status is status)
+            and (query.status is None or self._state.tasks[upload.task_id].status is query.status)
         ]
-        key = _SORT[sort_by]
-        pairs.sort(key=lambda pair: (key(pair), pair[0].task_id), reverse=descending)
-        return pairs[offset : offset + limit], len(pairs)
+        key = _SORT[query.sort_by]
+        pairs.sort(key=lambda pair: (key(pair), pair[0].task_id), reverse=query.descending)
+        return pairs[query.offset : query.offset + query.limit], len(pairs)
 
     async def uploaded_chunks(self, task_id: str) -> list[int]:
         return sorted(index for owner, index in self._state.receipts if owner == task_id)
@@ -101,7 +94,7 @@ class MemoryUploadStore:
         return task, upload, tx.changes
 
     async def stats(self, account_id: str) -> UploadStats:
-        pairs, _ = await self.find(account_id, None, "created", False, 0, len(self._state.uploads) + 1)
+        pairs, _ = await self.find(account_id, UploadQuery(limit=len(self._state.uploads) + 1))
         by_status: dict[TaskStatus, int] = {}
         for task, _upload in pairs:
             by_status[task.status] = by_status.get(task.status, 0) + 1
@@ -181,10 +174,35 @@ class MemoryUploadUnit:
         bundle: Bundle | None = self._tx.state.bundles.get(bundle_id)
         return bundle if bundle is not None and bundle.account_id == self._account_id else None
 
-    async def insert(self, task: Task, upload: Upload, events: Sequence[Event]) -> None:
-        self._tx.put(self._tx.state.tasks, task.task_id, task)
+    async def insert(self, task: Task, upload: Upload, events: Sequence[Event]) -> tuple[Task, Upload]:
+        stored = insert_task(self._tx, task, events)
+        if stored is not task:
+            if stored.task_id not in self._tx.state.uploads:
+                raise request_id_reused()
+            return stored, self._tx.state.uploads[stored.task_id]
         self._tx.put(self._tx.state.uploads, task.task_id, upload)
-        self._tx.record(task.updated_at, events)
+        return task, upload
+
+    async def find_upload(self, lookup: UploadLookup) -> tuple[Task, Upload] | None:
+        pairs = [
+            (self._tx.state.tasks[upload.task_id], upload)
+            for upload in self._tx.state.uploads.values()
+            if upload.account_id == self._account_id
+        ]
+        if lookup.request_id is not None:
+            for task, upload in pairs:
+                if task.request_id == lookup.request_id:
+                    return task, upload
+        same = [
+            (task, upload)
+            for task, upload in pairs
+            if lookup.sha256
+            and (upload.hash, upload.file_size, upload.file_name) == (lookup.sha256, lookup.size, lookup.name)
+            and (upload.pool_id, upload.bundle_id) == (lookup.pool_id, lookup.bundle_id)
+            and not upload.encrypted
+            and task.status is TaskStatus.IN_PROGRESS
+        ]
+        return max(same, key=lambda pair: pair[0].created_at, default=None)
 
     async def lock(self, task_id: str) -> tuple[Task, Upload] | None:
         return await self._store.get(self._account_id, task_id)

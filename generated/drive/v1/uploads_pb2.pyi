@@ -144,12 +144,14 @@ class UploadChunksResponse(_message.Message):
     def __init__(self, chunks_stored: _Optional[int] = ..., chunks_skipped: _Optional[int] = ..., chunks_uploaded: _Optional[int] = ..., chunks_count: _Optional[int] = ..., progress: _Optional[float] = ...) -> None: ...
 
 class UploadFileRequest(_message.Message):
-    __slots__ = ("metadata", "data")
+    __slots__ = ("metadata", "data", "hash")
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
     metadata: CreateUploadTaskRequest
     data: bytes
-    def __init__(self, metadata: _Optional[_Union[CreateUploadTaskRequest, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    hash: str
+    def __init__(self, metadata: _Optional[_Union[CreateUploadTaskRequest, _Mapping]] = ..., data: _Optional[bytes] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class UploadFileResponse(_message.Message):
     __slots__ = ("file_exists", "file", "task_id")
