@@ -296,18 +296,26 @@ class ObjectStream:
             await self.aclose()
             raise StopAsyncIteration
         want = min(self._block_size, self._remaining)
+        block = await _guarded(self._gather(self._body, want), "GetObject", self.key)
+        if len(block) < want:
+            await self.aclose()
+            raise _unavailable("GetObject", "the connection ended before the object's end")
+        self._remaining -= want
+        return block
+
+    @staticmethod
+    async def _gather(body: _Body, want: int) -> bytes:
+        """``want`` bytes, or fewer at the end of the body. aiohttp hands back what has arrived
+        (often 64 KiB at a time): a full block gives callers predictable message sizes, and one
+        join is the only copy."""
         pieces: list[bytes] = []
         got = 0
         while got < want:
-            # aiohttp hands back what has arrived (often 64 KiB at a time): gather a full block,
-            # so callers get predictable message sizes; one join is the only copy.
-            piece = await _guarded(self._body.read(want - got), "GetObject", self.key)
+            piece = await body.read(want - got)
             if not piece:
-                await self.aclose()
-                raise _unavailable("GetObject", "the connection ended before the object's end")
+                break
             pieces.append(piece)
             got += len(piece)
-        self._remaining -= got
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def aclose(self) -> None:
