@@ -296,7 +296,11 @@ class ObjectStream:
             await self.aclose()
             raise StopAsyncIteration
         want = min(self._block_size, self._remaining)
-        block = await _guarded(self._gather(self._body, want), "GetObject", self.key)
+        try:
+            block = await _guarded(self._gather(self._body, want), "GetObject", self.key)
+        except BaseException:
+            await self.aclose()
+            raise
         if len(block) < want:
             await self.aclose()
             raise _unavailable("GetObject", "the connection ended before the object's end")

@@ -456,7 +456,14 @@ async def test_server_stopped_is_unavailable() -> None:
         config = server.config(prefix="p/", max_attempts=2, connect_timeout=1.0)
         async with S3Store(config) as store:
             await store.put_object("k", b"v")
+            await store.put_object("big", payload(64 * MIB))
+            stream = await store.open_range("big", block_size=MIB)
+            await anext(stream)
             await server.kill()
+            with pytest.raises(Unavailable) as cut:  # the connection drops in the middle of the body
+                async for _ in stream:
+                    pass
+            assert_clean(cut.value, server.secret_access_key, server.access_key_id)
             for call in (store.probe, lambda: store.head("k"), lambda: store.put_object("k", b"w")):
                 with pytest.raises(Unavailable) as caught:
                     await call()
