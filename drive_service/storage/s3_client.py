@@ -259,6 +259,12 @@ class _Body(Protocol):
     async def aclose(self) -> None: ...
 
 
+class _Chunks(Protocol):
+    """aiohttp's ``StreamReader``: ``readchunk`` hands over the received buffers themselves."""
+
+    async def readchunk(self) -> tuple[bytes, bool]: ...
+
+
 class ObjectStream:
     """Bytes ``[offset, offset + length)`` of one object as an async iterator of blocks.
 
@@ -287,6 +293,13 @@ class ObjectStream:
         self.etag = etag
         self._block_size = block_size
         self._remaining = length
+        # With aiohttp (aiobotocore's default transport) blocks are cut from the buffers as the
+        # socket delivered them, joined once. ``body.read(n)`` would join them first, and the
+        # block would be a second copy; it stays the fallback for other transports.
+        raw = getattr(body, "raw_stream", None)
+        content = getattr(raw, "content", None)
+        self._chunks: _Chunks | None = content if hasattr(content, "readchunk") else None
+        self._pending: memoryview | None = None  # the part of a buffer past the last block
 
     def __aiter__(self) -> Self:
         return self
@@ -297,7 +310,8 @@ class ObjectStream:
             raise StopAsyncIteration
         want = min(self._block_size, self._remaining)
         try:
-            block = await _guarded(self._gather(self._body, want), "GetObject", self.key)
+            gather = self._cut(self._chunks, want) if self._chunks else self._gather(self._body, want)
+            block = await _guarded(gather, "GetObject", self.key)
         except BaseException:
             await self.aclose()
             raise
@@ -306,6 +320,29 @@ class ObjectStream:
             raise _unavailable("GetObject", "the connection ended before the object's end")
         self._remaining -= want
         return block
+
+    async def _cut(self, chunks: _Chunks, want: int) -> bytes:
+        """``want`` bytes (fewer at the end) from the received buffers, joined once."""
+        pieces: list[bytes | memoryview] = []
+        got = 0
+        while got < want:
+            if self._pending is not None:
+                piece: bytes | memoryview = self._pending
+                self._pending = None
+            else:
+                piece, end_of_http_chunk = await chunks.readchunk()
+                if not piece:
+                    if end_of_http_chunk:  # a chunked-encoding boundary, not the end
+                        continue
+                    break
+            if got + len(piece) > want:
+                view = memoryview(piece)
+                piece, self._pending = view[: want - got], view[want - got :]
+            pieces.append(piece)
+            got += len(piece)
+        if len(pieces) == 1 and isinstance(pieces[0], bytes):
+            return pieces[0]
+        return b"".join(pieces)
 
     @staticmethod
     async def _gather(body: _Body, want: int) -> bytes:
@@ -324,7 +361,7 @@ class ObjectStream:
 
     async def aclose(self) -> None:
         """Release the connection (closed, not reused, if the body was not read to the end)."""
-        body, self._body = self._body, None
+        body, self._body, self._chunks, self._pending = self._body, None, None, None
         if body is not None:
             await body.aclose()
 

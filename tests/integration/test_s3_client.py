@@ -352,6 +352,18 @@ async def test_ranged_read_streams_in_blocks(store: S3Store) -> None:
     assert b"".join(blocks) == data[100:]
 
 
+async def test_ranged_read_without_aiohttp_buffers(store: S3Store) -> None:
+    """The fallback for transports other than aiohttp: ``body.read`` gathered into blocks."""
+    data = payload(2 * MIB + 5)
+    await store.put_object("r", data)
+    stream = await store.open_range("r", 3, block_size=MIB)
+    stream._chunks = None
+    assert [len(b) for b in [block async for block in stream]] == [MIB, MIB, 2]
+    stream = await store.open_range("r", 3, block_size=MIB)
+    stream._chunks = None
+    assert b"".join([block async for block in stream]) == data[3:]
+
+
 async def test_leaving_a_stream_early_releases_it(store: S3Store) -> None:
     await store.put_object("r", payload(4 * MIB))
     for _ in range(3 * store.config.max_connections):  # would exhaust the pool if leaked
