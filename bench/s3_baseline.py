@@ -175,13 +175,25 @@ async def read_plain(client: Any, bucket: str, key: str, size: int) -> tuple[Run
     return Run(data=time.perf_counter() - started), count
 
 
-async def read_store(store: S3Store, key: str, size: int) -> tuple[Run, int]:
+async def read_store(store: S3Store, key: str, size: int, block: int | None = BLOCK) -> tuple[Run, int]:
     started = time.perf_counter()
     count = 0
-    async with await store.open_range(key, 0, size, block_size=BLOCK) as stream:
+    async with await store.open_range(key, 0, size, block_size=block) as stream:
         async for block in stream:
             count += len(block)
     return Run(data=time.perf_counter() - started), count
+
+
+async def measured_read(server: Any, read: Callable[[], Awaitable[tuple[Run, int]]]) -> tuple[Run, int]:
+    """``measured`` for a read, which also returns the bytes it counted."""
+    count = 0
+
+    async def work() -> Run:
+        nonlocal count
+        run, count = await read()
+        return run
+
+    return await measured(server, work()), count
 
 
 async def measured(server: Any, work: Awaitable[Run]) -> Run:
@@ -247,26 +259,20 @@ async def figure_read(
     size = config.size
     key = "bench/read"
     await upload_plain(client, server.bucket, key, part_list(size, 16 * MIB, pieces[16 * MIB]), 4)
-    plain, adapter = Run(), Run()
+    readers: dict[str, Callable[[], Awaitable[tuple[Run, int]]]] = {
+        "plain": lambda: read_plain(client, server.bucket, key, size),
+        "adapter": lambda: read_store(store, key, size),
+        "as received": lambda: read_store(store, key, size, None),
+    }
+    runs = {name: Run() for name in readers}
     for round_ in range(config.rounds):
-        order = ("plain", "adapter") if round_ % 2 == 0 else ("adapter", "plain")
-        for which in order:
-            reader = (
-                read_plain(client, server.bucket, key, size)
-                if which == "plain"
-                else read_store(store, key, size)
-            )
-
-            async def timed(reader: Awaitable[tuple[Run, int]] = reader) -> Run:
-                run, count = await reader
-                if count != size:
-                    raise AssertionError(f"read {count} bytes of {size}")
-                return run
-
-            if which == "plain":
-                plain += await measured(server, timed())
-            else:
-                adapter += await measured(server, timed())
+        names = list(readers) if round_ % 2 == 0 else list(reversed(readers))  # drift cancels out
+        for name in names:
+            run, count = await measured_read(server, readers[name])
+            if count != size:
+                raise AssertionError(f"{name} read {count} bytes of {size}")
+            runs[name] += run
+    plain, adapter, received = runs["plain"], runs["adapter"], runs["as received"]
     moved = size * config.rounds
     ratio = rate(moved, adapter.total) / rate(moved, plain.total)
     outcome = Outcome(
@@ -274,6 +280,9 @@ async def figure_read(
             f"[2] ranged GET of {size // MIB} MiB streamed in {BLOCK // MIB} MiB blocks: "
             f"{versus(moved, adapter.total, plain.total)}, {judged(ratio)}",
             "  " + cpu_line(moved, adapter, plain),
+            f"  adapter, blocks as received (block_size=None: no join): {rate(moved, received.total):.0f} "
+            f"MB/s, ratio {rate(moved, received.total) / rate(moved, plain.total):.2f}, "
+            f"client CPU {received.client_cpu * GIB / moved:.1f} s per GiB",
         ]
     )
     if ratio < TARGET:

@@ -268,8 +268,10 @@ class _Chunks(Protocol):
 class ObjectStream:
     """Bytes ``[offset, offset + length)`` of one object as an async iterator of blocks.
 
-    Every block is ``block_size`` bytes except the last, which may be shorter; the total is
-    ``length``. ``object_size`` is the whole object's size. Iterating to the end releases the
+    Every block is ``block_size`` bytes except the last, which may be shorter (one copy per byte,
+    to join what the socket delivered); with ``block_size`` ``None`` blocks are the buffers as
+    they arrived (no copy; their size varies, often ~256 KiB on loopback). The total is
+    ``length``; ``object_size`` is the whole object's size. Iterating to the end releases the
     connection; leaving early needs ``aclose()`` (or ``async with``). Errors while reading are
     mapped as everywhere else (a cut connection is ``Unavailable``).
     """
@@ -283,7 +285,7 @@ class ObjectStream:
         length: int,
         object_size: int,
         etag: str,
-        block_size: int,
+        block_size: int | None,
     ) -> None:
         self._body = body
         self.key = key
@@ -308,18 +310,30 @@ class ObjectStream:
         if self._remaining <= 0 or self._body is None:
             await self.aclose()
             raise StopAsyncIteration
-        want = min(self._block_size, self._remaining)
+        exact = self._block_size is not None
+        want = min(self._block_size or DEFAULT_BLOCK_SIZE, self._remaining)
         try:
-            gather = self._cut(self._chunks, want) if self._chunks else self._gather(self._body, want)
+            if self._chunks is None:
+                gather = self._gather(self._body, want, exact)
+            else:
+                gather = self._cut(self._chunks, want) if exact else self._as_received(self._chunks)
             block = await _guarded(gather, "GetObject", self.key)
         except BaseException:
             await self.aclose()
             raise
-        if len(block) < want:
+        if not block or (exact and len(block) < want) or len(block) > self._remaining:
             await self.aclose()
             raise _unavailable("GetObject", "the connection ended before the object's end")
-        self._remaining -= want
+        self._remaining -= len(block)
         return block
+
+    @staticmethod
+    async def _as_received(chunks: _Chunks) -> bytes:
+        """The next buffer the socket delivered, as it is (empty at the end of the body)."""
+        while True:
+            piece, end_of_http_chunk = await chunks.readchunk()
+            if piece or not end_of_http_chunk:
+                return piece
 
     async def _cut(self, chunks: _Chunks, want: int) -> bytes:
         """``want`` bytes (fewer at the end) from the received buffers, joined once."""
@@ -345,10 +359,11 @@ class ObjectStream:
         return b"".join(pieces)
 
     @staticmethod
-    async def _gather(body: _Body, want: int) -> bytes:
-        """``want`` bytes, or fewer at the end of the body. aiohttp hands back what has arrived
-        (often 64 KiB at a time): a full block gives callers predictable message sizes, and one
-        join is the only copy."""
+    async def _gather(body: _Body, want: int, exact: bool) -> bytes:
+        """``want`` bytes (fewer at the end of the body), or with ``exact`` false whatever one
+        read returns, through the body's own ``read``, which hands back what has arrived."""
+        if not exact:
+            return await body.read(want)
         pieces: list[bytes] = []
         got = 0
         while got < want:
@@ -592,16 +607,22 @@ class S3Store:
         return await self._put_parts(key, _file_parts(path, part_size), part_size, concurrency, content_type)
 
     async def open_range(
-        self, key: str, offset: int = 0, length: int | None = None, *, block_size: int = DEFAULT_BLOCK_SIZE
+        self,
+        key: str,
+        offset: int = 0,
+        length: int | None = None,
+        *,
+        block_size: int | None = DEFAULT_BLOCK_SIZE,
     ) -> ObjectStream:
         """Start reading ``length`` bytes of ``key`` from ``offset`` (``None``: to the end).
 
         One ranged GET; the bytes come as the returned stream is iterated. A range running past
         the end is cut at the end; ``offset`` equal to the size gives an empty stream, beyond it
         ``RangeNotSatisfiable``. A missing key raises ``ObjectNotFound`` here, before any byte.
+        ``block_size`` ``None``: blocks as received, without a copy (see ``ObjectStream``).
         """
-        if offset < 0 or (length is not None and length < 0) or block_size < 1:
-            raise ValueError("offset, length and block_size must not be negative (block_size >= 1)")
+        if offset < 0 or (length is not None and length < 0) or (block_size is not None and block_size < 1):
+            raise ValueError("offset and length must not be negative, block_size must be positive")
         if length == 0:
             return self._empty_stream(key, offset, await self.head(key))
         client = await self._open()

@@ -352,6 +352,18 @@ async def test_ranged_read_streams_in_blocks(store: S3Store) -> None:
     assert b"".join(blocks) == data[100:]
 
 
+async def test_ranged_read_as_received(store: S3Store) -> None:
+    data = payload(3 * MIB + 17)
+    await store.put_object("r", data)
+    for chunks_off in (False, True):
+        stream = await store.open_range("r", 5, 3 * MIB, block_size=None)
+        if chunks_off:
+            stream._chunks = None  # body.read, the fallback
+        blocks = [block async for block in stream]
+        assert b"".join(blocks) == data[5 : 5 + 3 * MIB]
+        assert all(isinstance(block, bytes) and block for block in blocks)
+
+
 async def test_ranged_read_without_aiohttp_buffers(store: S3Store) -> None:
     """The fallback for transports other than aiohttp: ``body.read`` gathered into blocks."""
     data = payload(2 * MIB + 5)
