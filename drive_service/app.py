@@ -115,6 +115,7 @@ class App:
         if self.metrics_endpoint is not None:
             await self.metrics_endpoint.stop()
         await service.db.close()
+        await service.blobs.aclose()
         if service.redis is not None:
             await service.task_cache.retry_pending()
             await service.redis.aclose()

@@ -7,9 +7,11 @@ own task handlers, another Ring client).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import redis.asyncio as redis
 
@@ -29,7 +31,6 @@ from drive_service.services.health import HealthChecker
 from drive_service.services.maintenance import Maintenance, MaintenancePolicy
 from drive_service.services.ports import (
     BlobStore,
-    BlobStores,
     Buckets,
     Clock,
     EventLog,
@@ -59,6 +60,7 @@ from drive_service.storage.redis_buckets import RedisBuckets
 from drive_service.storage.redis_bus import RedisEventBus
 from drive_service.storage.redis_client import RedisGuard, command_client
 from drive_service.storage.ring_client import GrpcRingClient
+from drive_service.storage.s3_blobs import s3_blob_store
 from drive_service.storage.task_cache import NoTaskCache, RedisTaskCache
 from drive_service.storage.tasks import SqlTaskStore
 from drive_service.storage.uploads import SqlUploadStore
@@ -111,7 +113,7 @@ class Service:
     event_log: EventLog
     watcher: EventWatcher
     pools: PoolRegistry
-    blobs: BlobStores
+    blobs: BlobStoreRegistry
     files: FileManager
     tasks: TaskManager
     uploads: UploadManager
@@ -147,7 +149,7 @@ def build(
     bus = _event_bus(settings, client, hub, cache, metrics)
     sink = _ring_sink(settings, hub, metrics, ring_client)
     pools = load_pools(storage.pools_file, storage.data_dir, storage.preferred_pool)
-    make_store = blob_store or (lambda pool: LocalBlobStore(storage.uploads_path, pool.root))
+    make_store = blob_store or functools.partial(_pool_store, storage.uploads_path)
     blobs = BlobStoreRegistry({pool.id: make_store(pool) for pool in pools.all()})
     stores = stores or sql_stores(db)
     metrics.track_tasks(stores.tasks.count_by_status)
@@ -256,6 +258,13 @@ def build(
         rate_limits=RateLimits(buckets, settings.rate_limits),
         tokens=TokenVerifier(settings.jwt),
     )
+
+
+def _pool_store(staging_root: Path, pool: Pool) -> BlobStore:
+    """A pool's store: its bucket, or its folder (uploads stage under ``staging_root``)."""
+    if pool.remote is not None:
+        return s3_blob_store(pool.id, pool.remote)
+    return LocalBlobStore(staging_root, pool.root)
 
 
 def _task_cache(settings: Settings, client: redis.Redis | None, guard: RedisGuard) -> TaskCache:

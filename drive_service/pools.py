@@ -10,13 +10,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from drive_service.domain.pools import Pool, PoolPolicy
+from drive_service.domain.pools import ObjectStorage, Pool, PoolPolicy
 from drive_service.env_reader import ConfigError
 from drive_service.errors import PoolNotFound
 
 VARIABLE = "DRIVE_POOLS_FILE"
 #: Id of the pool created when no pools file is given (unless STORAGE_PREFERRED_REMOTE names one).
 DEFAULT_POOL_ID = "00000000-0000-4000-8000-000000000001"
+#: The keys an s3 ``storage`` table may have.
+_S3_KEYS = frozenset(
+    "kind bucket prefix endpoint region access_key_id secret_access_key addressing min_part_size".split()
+)
 
 
 class PoolRegistry:
@@ -62,19 +66,47 @@ def load_pools(path: Path | None, data_dir: Path, preferred: str | None) -> Pool
     entries = document.get("pools") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ConfigError(VARIABLE, "must define a non-empty list `pools`")
-    pools = [_pool(entry, index, path.parent) for index, entry in enumerate(entries)]
+    pools = [_pool(entry, index, path.parent, data_dir) for index, entry in enumerate(entries)]
     if len({pool.id for pool in pools}) != len(pools):
         raise ConfigError(VARIABLE, "pool ids must be unique")
     return PoolRegistry(pools, preferred or pools[0].id)
 
 
-def _pool(entry: Any, index: int, base: Path) -> Pool:
+def _object_storage(storage: dict[str, Any]) -> ObjectStorage:
+    """An s3 ``storage`` table. Only its shape is checked here: a bucket that cannot be used is
+    reported by the pool's health, not at start."""
+    unknown = sorted(set(storage) - _S3_KEYS)
+    if unknown:
+        raise ValueError(f"unknown storage keys {unknown}")
+
+    def text(name: str) -> str | None:
+        value = storage.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"storage.{name} must be a string")
+        return value
+
+    return ObjectStorage(
+        bucket=str(storage["bucket"]),
+        prefix=text("prefix") or "",
+        endpoint=text("endpoint"),
+        region=text("region"),
+        access_key_id=text("access_key_id"),
+        secret_access_key=text("secret_access_key"),
+        addressing=text("addressing"),
+        min_part_size=int(storage.get("min_part_size", ObjectStorage.min_part_size)),
+    )
+
+
+def _pool(entry: Any, index: int, base: Path, data_dir: Path) -> Pool:
     where = f"pools[{index}]"
     try:
         pool_id = str(uuid.UUID(str(entry["id"])))
         storage = entry.get("storage", {})
-        if storage.get("kind", "local") != "local":
-            raise ValueError("only local storage is supported")
+        kind = storage.get("kind", "local")
+        if kind not in ("local", "s3"):
+            raise ValueError(f"storage.kind must be 'local' or 's3', not {kind!r}")
+        remote = _object_storage(storage) if kind == "s3" else None
+        root = base / str(storage["path"]) if remote is None else data_dir / "pools" / pool_id
         policy = entry.get("policy", {})
         expiry_days = policy.get("default_expiry_days")
         owner = entry.get("owner")
@@ -82,7 +114,7 @@ def _pool(entry: Any, index: int, base: Path) -> Pool:
             id=pool_id,
             name=str(entry.get("name", pool_id)),
             description=str(entry.get("description", "")),
-            root=(base / str(storage["path"])).resolve(),
+            root=root.resolve(),
             policy=PoolPolicy(
                 max_file_size=int(policy.get("max_file_size", 0)),
                 accept_types=tuple(str(item) for item in policy.get("accept_types", ())),
@@ -94,6 +126,7 @@ def _pool(entry: Any, index: int, base: Path) -> Pool:
             ),
             cost_multiplier=float(entry.get("billing", {}).get("cost_multiplier", 1.0)),
             owner_account_id=None if owner is None else str(uuid.UUID(str(owner))),
+            remote=remote,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(VARIABLE, f"{where} is invalid: {error}") from None

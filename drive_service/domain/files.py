@@ -31,6 +31,8 @@ class Upload:
     file_id: str | None = None
     completion_token: str | None = None
     completion_started_at: datetime | None = None
+    #: The blob store's handle of the upload's staging (an S3 multipart upload), if it needs one.
+    staging_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

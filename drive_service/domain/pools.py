@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,8 +23,25 @@ class PoolPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectStorage:
+    """An S3-compatible bucket holding a pool's bytes, as the pools file gives it. Without keys
+    the standard AWS credential chain applies; the keys never appear in a repr."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None
+    region: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    addressing: str | None = None
+    #: The store's smallest part but the last (S3's 5 MiB; lower only for stores that allow it).
+    min_part_size: int = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class Pool:
-    """A place where blobs are stored, with its policy and billing weight."""
+    """A place where blobs are stored, with its policy and billing weight: a folder on local disk
+    (``root``), or a bucket (``remote``; then nothing is written under ``root``)."""
 
     id: str
     name: str
@@ -33,6 +50,7 @@ class Pool:
     policy: PoolPolicy
     cost_multiplier: float = 1.0
     owner_account_id: str | None = None
+    remote: ObjectStorage | None = None
 
     def usable_by(self, account_id: str, tier: int) -> bool:
         """Whether the account may upload here (ownership or public use, and enough privilege)."""

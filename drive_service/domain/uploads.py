@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 from drive_service.domain import events as ev
+from drive_service.domain.chunks import ChunkPlan, size_mismatch
 from drive_service.domain.events import Event
 from drive_service.domain.files import Upload
 from drive_service.domain.tasks import Task, TaskStatus, TaskType, require_in_progress
 from drive_service.errors import InvalidArgument
 
-MIN_CHUNK_SIZE = 256 * 1024
 MAX_FILE_NAME = 255
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;[\x20-\x7e]*)?", re.ASCII)
@@ -55,41 +54,6 @@ class UploadLimits:
     #: of those, what the streams of one account may hold.
     max_buffered_chunks: int = 8
     max_buffered_chunks_per_account: int = 4
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkPlan:
-    """How a file of ``file_size`` bytes is cut into ``chunks_count`` chunks of ``chunk_size``."""
-
-    file_size: int
-    chunk_size: int
-
-    @property
-    def chunks_count(self) -> int:
-        """ceil(file_size / chunk_size)."""
-        return math.ceil(self.file_size / self.chunk_size)
-
-    def expected_length(self, index: int) -> int:
-        """Bytes chunk ``index`` must hold: chunk_size, or the remainder for the last one.
-
-        Raises:
-            InvalidArgument: INVALID_CHUNK_INDEX when the index is outside [0, chunks_count).
-        """
-        if not 0 <= index < self.chunks_count:
-            raise InvalidArgument(
-                f"Chunk index {index} is outside 0..{self.chunks_count - 1}.",
-                reason="INVALID_CHUNK_INDEX",
-                field="chunk_index",
-                chunk_index=index,
-                chunks_count=self.chunks_count,
-            )
-        if index < self.chunks_count - 1:
-            return self.chunk_size
-        return self.file_size - self.chunk_size * (self.chunks_count - 1)
-
-    def offset(self, index: int) -> int:
-        """Byte offset of chunk ``index`` in the file."""
-        return index * self.chunk_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,18 +219,6 @@ def counted(
     return moved, upload, events
 
 
-def size_mismatch(index: int, actual: int, expected: int) -> InvalidArgument:
-    """CHUNK_SIZE_MISMATCH for chunk ``index``."""
-    return InvalidArgument(
-        f"Chunk {index} must be {expected} bytes; got {actual}.",
-        reason="CHUNK_SIZE_MISMATCH",
-        field="data",
-        chunk_index=index,
-        expected=expected,
-        actual=actual,
-    )
-
-
 def file_name(value: str) -> str:
     """The base name (path parts stripped), 1..255 characters, no control characters."""
     base = re.split(r"[\\/]", value)[-1].strip()
@@ -329,25 +281,6 @@ def sha256_hex(value: str, *, optional: bool = False) -> str:
             field="hash",
         )
     return value
-
-
-def chunk_plan(size: int, requested: int, *, default: int, maximum: int) -> ChunkPlan:
-    """Choose the chunk size: requested (0 = default) within [256 KiB, maximum], or one whole chunk.
-
-    Raises:
-        InvalidArgument: INVALID_CHUNK_SIZE for a negative, too small or too large chunk size.
-    """
-    chunk = requested or default
-    if requested < 0 or chunk > maximum or (chunk < MIN_CHUNK_SIZE and chunk < size):
-        raise InvalidArgument(
-            f"The chunk size must be between {MIN_CHUNK_SIZE} and {maximum} bytes "
-            "(or at least the file size).",
-            reason="INVALID_CHUNK_SIZE",
-            field="chunk_size",
-            chunk_size=requested,
-            max_chunk_size=maximum,
-        )
-    return ChunkPlan(size, min(chunk, size) if chunk >= size else chunk)
 
 
 def progress(chunks_uploaded: int, chunks_count: int) -> float:

@@ -59,9 +59,12 @@ class FairBuffers:
                 if self._held.get(account_id, 0) >= self._cap:
                     continue
                 queue = self._waiting.pop(account_id)
-                self._take(account_id)
-                queue.popleft().set_result(None)
-                granted = True
+                waiter = queue.popleft()
+                # A waiter cancelled a moment ago is still queued until its owner runs again.
+                if not waiter.done():
+                    self._take(account_id)
+                    waiter.set_result(None)
+                granted = True  # or one fewer waiter: look again
                 if queue:
                     self._waiting[account_id] = queue  # to the back of the rotation
 

@@ -26,7 +26,15 @@ from drive_service.errors import (
 )
 from drive_service.pools import PoolRegistry
 from drive_service.services.digests import PrefixDigests
-from drive_service.services.ports import BlobStores, Clock, EventPublisher, FileStore, UploadStore, UploadUnit
+from drive_service.services.ports import (
+    BlobStores,
+    Clock,
+    EventPublisher,
+    FileStore,
+    Staging,
+    UploadStore,
+    UploadUnit,
+)
 from drive_service.services.quota import cost_multipliers, require_quota
 from drive_service.services.sealing import Sealing
 
@@ -124,7 +132,7 @@ class UploadCompleter:
             attempt = await self._check(unit, task, _with_hash(upload, declared), token)
         await self._events.publish(unit.changes)
         if attempt.done is not None:
-            await self._finished(attempt.done.pool_id, task_id)
+            await self._finished(attempt.done.pool_id, task_id, adopted=True)
         return attempt
 
     async def _check(self, unit: UploadUnit, task: Task, upload: Upload, token: str) -> _Attempt:
@@ -145,22 +153,26 @@ class UploadCompleter:
         if known != (upload.hash, upload.file_size):
             return _Attempt(mismatch=True)
         pool = self._pools.get(upload.pool_id)
+        staging = await self._staging(upload)
         sha256, size = known
-        return _Attempt(done=await self._store_file(unit, task, upload, pool, sha256, size, None))
+        blob_key = self._blobs.of(pool.id).staged_key(staging, sha256)
+        file = await self._store_file(unit, task, upload, pool, staging, blob_key, size, None)
+        return _Attempt(done=file)
 
     async def _finish(self, task: Task, upload: Upload, token: str) -> StoredFile:
         """Complete a claimed upload by reading its bytes back: hash them, or encrypt them."""
         pool = self._pools.get(upload.pool_id)
         store = self._blobs.of(pool.id)
+        staging = await self._staging(upload)
         if upload.encrypted:
             assert upload.wrapped_key is not None and upload.key_salt is not None
             key = crypto.unwrap_key(self._master_key, upload.wrapped_key)
-            sealing = Sealing(store.read_staging(task.task_id), key, upload.key_salt)
+            sealing = Sealing(store.read_staging(staging), key, upload.key_salt)
             blob_key, stored_size = await store.write_blob(sealing)
             sha256, size = sealing.sha256, sealing.size
         else:
-            sha256, size = await store.hash_staging(task.task_id)
-            blob_key, stored_size = sha256, size
+            sha256, size = await store.hash_staging(staging)
+            blob_key, stored_size = store.staged_key(staging, sha256), size
         if sha256 != upload.hash or size != upload.file_size:
             if upload.encrypted:
                 await store.delete_blob(blob_key)
@@ -168,9 +180,9 @@ class UploadCompleter:
         async with self._store.unit(task.account_id) as unit:
             if await unit.lock(task.task_id) is None:
                 raise TaskNotFound(task.task_id)
-            file = await self._store_file(unit, task, upload, pool, blob_key, stored_size, token)
+            file = await self._store_file(unit, task, upload, pool, staging, blob_key, stored_size, token)
         await self._events.publish(unit.changes)
-        await self._finished(pool.id, task.task_id)
+        await self._finished(pool.id, task.task_id, adopted=not upload.encrypted)
         return file
 
     async def _store_file(
@@ -179,6 +191,7 @@ class UploadCompleter:
         task: Task,
         upload: Upload,
         pool: Pool,
+        staging: Staging,
         blob_key: str,
         stored_size: int,
         token: str | None,
@@ -195,7 +208,7 @@ class UploadCompleter:
         # The blob row stays locked until the commit: a concurrent deletion of the same content
         # waits, and a first reference puts the bytes in place meanwhile.
         if not await unit.reference_blob(file) and not upload.encrypted:
-            await self._blobs.of(pool.id).adopt_staging(task.task_id, blob_key)
+            await self._blobs.of(pool.id).adopt_staging(staging, blob_key)
         await unit.insert_file(file)
 
         def finish(task: Task, current: Upload) -> tuple[Task, Upload, Sequence[Event]]:
@@ -233,9 +246,16 @@ class UploadCompleter:
         await unit.apply(task.task_id, finish)
         return file
 
-    async def _finished(self, pool_id: str, task_id: str) -> None:
+    async def _staging(self, upload: Upload) -> Staging:
+        """The upload's staging as its store needs it to finish: with each chunk's tag, if any."""
+        if upload.staging_ref is None:
+            return Staging(upload.task_id)
+        tags = await self._store.part_tags(upload.task_id)
+        return Staging(upload.task_id, upload.staging_ref, tuple(tags))
+
+    async def _finished(self, pool_id: str, task_id: str, *, adopted: bool) -> None:
         self._digests.discard(task_id)
-        await self._blobs.of(pool_id).discard_staging(task_id)
+        await self._blobs.of(pool_id).discard_staging(task_id, adopted=adopted)
 
     async def _mismatch(self, account_id: str, task_id: str) -> NoReturn:
         """Fail the task (its staging goes) and raise HASH_MISMATCH."""
@@ -260,7 +280,7 @@ class UploadCompleter:
 
         _, upload, changes = await self._store.change(account_id, task_id, fail)
         await self._events.publish(changes)
-        await self._finished(upload.pool_id, task_id)
+        await self._finished(upload.pool_id, task_id, adopted=False)
         raise HashMismatch(task_id)
 
     async def _release_completion(self, account_id: str, task_id: str, token: str) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from drive_service import crypto
+from drive_service.domain import chunks
 from drive_service.domain import events as ev
 from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
@@ -84,6 +85,9 @@ class UploadCreator:
                 if existing is not None:
                     return Created(file=existing)
             await self._require_room(unit, checked)
+            # A staging opened for a create that then rolls back is collected by maintenance.
+            staging_ref = await self._blobs.of(upload.pool_id).open_staging(task.task_id)
+            upload = dataclasses.replace(upload, staging_ref=staging_ref)
             stored, stored_upload = await unit.insert(task, upload, [ev.created(task)])
         await self._events.publish(unit.changes)
         if stored is not task:  # a concurrent retry of the same request won
@@ -150,12 +154,13 @@ class UploadCreator:
         size = rules.file_size(request.file_size, limits.max_file_size)
         content_type = rules.content_type(request.content_type)
         sha256 = rules.sha256_hex(request.hash, optional=True)
-        plan = rules.chunk_plan(
+        plan = chunks.chunk_plan(
             size, request.chunk_size, default=limits.default_chunk_size, maximum=limits.max_chunk_size
         )
         now = self._clock()
         valid.deadline(request.expired_at, now=now)
         pool = self._pools.get(request.pool_id or None)
+        store = self._blobs.of(pool.id)
         encrypted = bool(rules.password(request.encrypt_password))
         pool.check_upload(
             account_id=caller.account_id,
@@ -164,6 +169,7 @@ class UploadCreator:
             content_type=content_type,
             encrypted=encrypted,
         )
+        chunks.require_stageable(plan, min_chunk_size=store.min_chunk_size, max_chunks=store.max_chunks)
         bundle_id = valid.bundle_id(request.bundle_id) if request.bundle_id else None
         cost = size * pool.cost_multiplier
         wrapped_key = salt = None

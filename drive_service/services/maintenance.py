@@ -48,7 +48,7 @@ class MaintenanceReport:
     events_pruned: int = 0
     staging_removed: int = 0
     outputs_discarded: int = 0
-    blobs_removed: int = 0
+    blobs_removed: int = 0  # and leftovers of interrupted writes
 
 
 class Maintenance:
@@ -132,16 +132,23 @@ class Maintenance:
         return removed
 
     async def _collect_blobs(self) -> int:
+        """Blobs no file references, and the leftovers of interrupted writes, once older than
+        BLOB_GRACE. Bytes a store keeps where an upload staged them are named by the task's id:
+        while that upload is in progress (its completion may be hashing them), they stay."""
         removed = 0
         older_than = self._clock() - BLOB_GRACE
+        for store in self._stores():
+            removed += await store.sweep(older_than)
         for pool in self._pools.all():
             store = self._blobs.of(pool.id)
             candidates = await store.blob_keys(older_than)
             if not candidates:
                 continue
             known = await self._file_store.known_blobs(pool.id, candidates)
-            for key in candidates:
-                if key not in known:
+            unknown = [key for key in candidates if key not in known]
+            staged = await self._upload_store.staged_task_ids(unknown) if unknown else set()
+            for key in unknown:
+                if key not in staged:
                     await store.delete_blob(key)
                     removed += 1
         return removed

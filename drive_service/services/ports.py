@@ -5,10 +5,9 @@ chooses which. Writes return their ``Changes``; the manager that made the write 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 from drive_service.domain.events import Changes as Changes  # what every write returns
@@ -19,12 +18,14 @@ from drive_service.domain.ring import Notification, Packet
 from drive_service.domain.tasks import Task, TaskStats, TaskStatus
 from drive_service.domain.uploads import ChunkReceipt, UploadLookup, UploadQuery, UploadStats
 from drive_service.domain.validation import TaskQuery
-from drive_service.errors import BlobMissing as BlobMissing  # raised by BlobStore.read
+from drive_service.services.blob_ports import BlobMissing as BlobMissing  # raised by BlobStore.read
+from drive_service.services.blob_ports import BlobStore as BlobStore
+from drive_service.services.blob_ports import BlobStores as BlobStores
+from drive_service.services.blob_ports import Data as Data
+from drive_service.services.blob_ports import Staging as Staging
 
 #: The time now (UTC, timezone-aware); tests inject a clock they move by hand.
 Clock = Callable[[], datetime]
-#: Bytes-like data (bytes, bytearray or memoryview), written without a copy.
-Data = bytes | bytearray | memoryview
 #: A pure change of a locked task: the updated task and the events describing the change.
 TaskChange = Callable[[Task], tuple[Task, Sequence[Event]]]
 #: A pure change of a locked upload: new task, new upload and the events describing the change.
@@ -159,6 +160,9 @@ class ChunkUnit(Protocol):
         """Insert the chunk's receipt: of two writers of one chunk exactly one gets it (the other
         waits until the first ends). Raises ChunkAlreadyUploaded."""
 
+    async def tag(self, index: int, tag: str) -> None:
+        """Keep the store's tag of claimed chunk ``index`` (an S3 part's ETag) with its receipt."""
+
     async def apply(self, change: UploadChange) -> tuple[Task, Upload]:
         """Lock the upload, apply ``change`` to it as it now stands and store the result."""
 
@@ -213,6 +217,9 @@ class UploadStore(Protocol):
 
     async def uploaded_chunks(self, task_id: str) -> list[int]:
         """Indexes of the stored chunks, ascending."""
+
+    async def part_tags(self, task_id: str) -> list[str]:
+        """The tag kept with each stored chunk, in chunk order ("" where none)."""
 
     async def chunk_activity(self, task_id: str, since: datetime) -> list[tuple[datetime, int]]:
         """(time, size) of the chunks received since ``since``."""
@@ -334,61 +341,3 @@ class OutputStore(Protocol):
 
     async def file_ids_in_pool(self, account_id: str, pool_id: str, after: str, limit: int) -> list[str]:
         """Ids of the account's visible files in the pool with ids after ``after``, ascending."""
-
-
-class BlobStore(Protocol):
-    """The bytes of one pool: the staging area of its uploads in progress, and its blobs.
-
-    Blobs are content-addressed (the key of plain content is its SHA-256; encrypted content gets
-    a random key) and written once. Every failure of the medium surfaces as ``Unavailable``.
-    """
-
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
-        """Write ``data`` at ``offset`` of the upload's staging and make it durable. Returns only
-        once the write has ended, even when the caller is cancelled meanwhile (the chunk's
-        receipt must not roll back while these bytes may still land on another writer's)."""
-
-    async def hash_staging(self, task_id: str) -> tuple[str, int]:
-        """SHA-256 hex and size of the upload's staged bytes."""
-
-    def read_staging(self, task_id: str) -> AsyncIterator[bytes]:
-        """The upload's staged bytes, in blocks."""
-
-    async def adopt_staging(self, task_id: str, key: str) -> bool:
-        """Make the staged bytes the blob ``key`` (the staging stays until discarded, so a failed
-        completion can be retried); False when that blob existed already."""
-
-    async def discard_staging(self, task_id: str) -> None:
-        """Remove the upload's staged bytes (no error when already gone)."""
-
-    async def staging_ids(self) -> list[str]:
-        """Task ids that have staged bytes here (for orphan collection)."""
-
-    async def adopt(self, source: Path, key: str) -> bool:
-        """Make the local file ``source`` (left in place) the blob ``key``; False when it existed."""
-
-    async def put(self, key: str, blocks: AsyncIterable[bytes]) -> bool:
-        """Store ``blocks`` as the blob ``key`` unless it exists; False when it existed."""
-
-    async def write_blob(self, blocks: AsyncIterable[bytes]) -> tuple[str, int]:
-        """Store ``blocks`` as a new blob under a fresh random key; returns (key, size)."""
-
-    def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Bytes ``[offset, offset + length)`` of the blob (to its end when ``length`` is None), in
-        blocks of at most 1 MiB; BlobMissing (while iterating) when it does not exist."""
-
-    async def delete_blob(self, key: str) -> None:
-        """Remove a blob (no error when already gone)."""
-
-    async def blob_keys(self, modified_before: datetime) -> list[str]:
-        """Keys of the blobs last written before the time (for orphan collection)."""
-
-    async def probe(self) -> None:
-        """Check the medium answers and is writable; raises when not."""
-
-
-class BlobStores(Protocol):
-    """The blob store of each configured pool."""
-
-    def of(self, pool_id: str) -> BlobStore:
-        """The store holding pool ``pool_id``'s bytes."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import google_crc32c
 
-from drive_service.domain import uploads as rules
+from drive_service.domain import chunks
 from drive_service.domain.files import Upload
 from drive_service.domain.tasks import Task
 from drive_service.errors import AlreadyExists, ChunksMissing, InvalidArgument
@@ -68,7 +68,7 @@ class _Chunk:
             self.crc = piece.crc32c
         size = len(piece.data)
         if self.filled + size > self.expected:
-            raise rules.size_mismatch(self.index, self.filled + size, self.expected)
+            raise chunks.size_mismatch(self.index, self.filled + size, self.expected)
         if size:
             if self.buffer is None:
                 self.buffer = bytearray(self.expected)
@@ -116,7 +116,7 @@ class StreamReceiver:
                 )
             task_id = first.task_id
             task, upload = await load(task_id)
-            plan = rules.ChunkPlan(upload.file_size, upload.chunk_size)
+            plan = chunks.ChunkPlan(upload.file_size, upload.chunk_size)
             chunk: _Chunk | None = None
             # No reference to a piece outlives copying it: a stream waiting below holds no bytes.
             piece: Piece | None = first
@@ -187,7 +187,7 @@ class StreamReceiver:
 
 def _require_complete(chunk: _Chunk) -> None:
     if chunk.filled:
-        raise rules.size_mismatch(chunk.index, chunk.filled, chunk.expected)
+        raise chunks.size_mismatch(chunk.index, chunk.filled, chunk.expected)
 
 
 def _consume(task: asyncio.Task[tuple[Task, Upload]]) -> None:
@@ -195,7 +195,7 @@ def _consume(task: asyncio.Task[tuple[Task, Upload]]) -> None:
         task.exception()
 
 
-async def split_file(task_id: str, plan: rules.ChunkPlan, data: AsyncIterator[Data]) -> AsyncIterator[Piece]:
+async def split_file(task_id: str, plan: chunks.ChunkPlan, data: AsyncIterator[Data]) -> AsyncIterator[Piece]:
     """Cut a file's bytes, sent in order in blocks of any size (UploadFile), at chunk boundaries
     into the pieces of an UploadChunks stream of task ``task_id``.
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import google_crc32c
 
+from drive_service.domain import chunks
 from drive_service.domain import events as ev
 from drive_service.domain import uploads as rules
 from drive_service.domain.events import Event
@@ -23,7 +24,15 @@ from drive_service.services.buffers import FairBuffers
 from drive_service.services.completion import UploadCompleter
 from drive_service.services.creation import Created, UploadCreator
 from drive_service.services.digests import Feed, PrefixDigests
-from drive_service.services.ports import BlobStores, Clock, Data, EventPublisher, FileStore, UploadStore
+from drive_service.services.ports import (
+    BlobStores,
+    Clock,
+    Data,
+    EventPublisher,
+    FileStore,
+    Staging,
+    UploadStore,
+)
 from drive_service.services.receiving import Piece, StreamReceiver, StreamResult, split_file
 from drive_service.services.tokens import Caller
 
@@ -108,7 +117,11 @@ class UploadManager:
                 # completion need not read them back.
                 feed = None if unit.upload.encrypted else self._digests.begin(task_id, index, data)
                 # Durable before the commit; a cancelled caller still waits for the write to end.
-                await self._blobs.of(unit.upload.pool_id).write_chunk(task_id, receipt.offset, data)
+                staging = Staging(task_id, unit.upload.staging_ref)
+                store = self._blobs.of(unit.upload.pool_id)
+                tag = await store.write_chunk(staging, index, receipt.offset, data)
+                if tag is not None:
+                    await unit.tag(index, tag)
                 count = functools.partial(
                     rules.counted, receipt=receipt, upload_events=self._limits.upload_events
                 )
@@ -167,7 +180,7 @@ class UploadManager:
         assert created.task is not None and created.upload is not None
         task_id = created.task.task_id
         await started(task_id)
-        plan = rules.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
+        plan = chunks.ChunkPlan(created.upload.file_size, created.upload.chunk_size)
         try:
             await self.receive_stream(caller.account_id, split_file(task_id, plan, _chained(first, data)))
             return await self.complete(caller.account_id, task_id, declared_hash()), task_id

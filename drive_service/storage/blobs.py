@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import secrets
@@ -13,10 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from drive_service.domain.ids import is_well_formed
+from drive_service.domain.ids import is_blob_key, is_well_formed
 from drive_service.errors import PoolNotFound, Unavailable
-from drive_service.services.ports import BlobMissing, BlobStore, Data
+from drive_service.services.ports import BlobMissing, BlobStore, Data, Staging
 from drive_service.storage import probes
+from drive_service.storage.shielded import to_the_end
 
 _BLOCK = 1024 * 1024
 _T = TypeVar("_T")
@@ -32,6 +32,9 @@ class LocalBlobStore:
     Unavailable (retryable), so the caller's transaction rolls back and nothing half-done shows.
     """
 
+    min_chunk_size = 0
+    max_chunks = 0
+
     def __init__(self, staging_root: Path, pool_root: Path) -> None:
         self.staging_root = staging_root
         self.pool_root = pool_root
@@ -46,24 +49,30 @@ class LocalBlobStore:
         """The file of blob ``key``."""
         return blob_path(self.pool_root, key)
 
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
-        path = self.staging_file(task_id)
-        await _io_to_the_end(lambda: _pwrite_all(path, offset, data))
+    async def open_staging(self, task_id: str) -> None:
+        return None  # the staging file appears with the first chunk
 
-    async def hash_staging(self, task_id: str) -> tuple[str, int]:
-        path = self.staging_file(task_id)
+    async def write_chunk(self, staging: Staging, index: int, offset: int, data: Data) -> None:
+        path = self.staging_file(staging.task_id)
+        await to_the_end(_io(lambda: _pwrite_all(path, offset, data)))
+
+    async def hash_staging(self, staging: Staging) -> tuple[str, int]:
+        path = self.staging_file(staging.task_id)
         return await _io(lambda: _hash_file(path))
 
-    async def read_staging(self, task_id: str) -> AsyncIterator[bytes]:
-        async for block in _read(self.staging_file(task_id), 0, None):
+    async def read_staging(self, staging: Staging) -> AsyncIterator[bytes]:
+        async for block in _read(self.staging_file(staging.task_id), 0, None):
             yield block
 
-    async def adopt_staging(self, task_id: str, key: str) -> bool:
+    def staged_key(self, staging: Staging, sha256: str) -> str:
+        return sha256  # content-addressed: one blob per content in the pool
+
+    async def adopt_staging(self, staging: Staging, key: str) -> bool:
         # The blob is a hard link to the staging file, so a completion whose transaction fails
         # can simply be retried: the staging file is still there.
-        return await self.adopt(self.staging_file(task_id), key)
+        return await self.adopt(self.staging_file(staging.task_id), key)
 
-    async def discard_staging(self, task_id: str) -> None:
+    async def discard_staging(self, task_id: str, *, adopted: bool = False) -> None:
         await _io(lambda: shutil.rmtree(self.staging_file(task_id).parent, ignore_errors=True))
 
     async def staging_ids(self) -> list[str]:
@@ -128,6 +137,21 @@ class LocalBlobStore:
 
         return await _io(scan)
 
+    async def sweep(self, started_before: datetime) -> int:
+        limit = started_before.timestamp()
+
+        def scan() -> int:
+            root = self.pool_root / "blobs"
+            if not root.is_dir():
+                return 0
+            # A write in progress is a dot-file beside its target (see _write and adopt).
+            stale = [path for path in root.glob("??/??/.*") if path.stat().st_mtime < limit]
+            for path in stale:
+                path.unlink(missing_ok=True)
+            return len(stale)
+
+        return await _io(scan)
+
     async def probe(self) -> None:
         for folder in (self.staging_root, self.pool_root):
             await probes.directory_writable(folder)
@@ -163,10 +187,17 @@ class BlobStoreRegistry:
             raise PoolNotFound(pool_id)
         return store
 
+    async def aclose(self) -> None:
+        """Close the stores that hold connections (object stores)."""
+        for store in self._stores.values():
+            close = getattr(store, "aclose", None)
+            if close is not None:
+                await close()
+
 
 def blob_path(pool_root: Path, key: str) -> Path:
-    """The file of blob ``key`` in a pool (two levels of fan-out; keys are 64 hex digits)."""
-    if len(key) != 64 or not all(ch in "0123456789abcdef" for ch in key):
+    """The file of blob ``key`` in a pool (two levels of fan-out; keys are checked path-safe)."""
+    if not is_blob_key(key):
         raise ValueError(f"bad blob key {key!r}")
     return pool_root / "blobs" / key[:2] / key[2:4] / key
 
@@ -200,20 +231,6 @@ async def _io(call: Callable[[], _T]) -> _T:
         return await asyncio.to_thread(call)
     except OSError as error:
         raise Unavailable("Storage is unavailable; retry shortly.", retry_after=1.0) from error
-
-
-async def _io_to_the_end(call: Callable[[], _T]) -> _T:
-    """``_io`` that, when cancelled, first waits for the thread to finish, then re-raises."""
-    work = asyncio.ensure_future(_io(call))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        while not work.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait([work])
-        if not work.cancelled():
-            work.exception()  # retrieved: the cancellation wins
-        raise
 
 
 def _temporary(target: Path) -> Path:

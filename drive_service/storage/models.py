@@ -165,6 +165,8 @@ uploads = Table(
     #: Holder and start time of an in-flight completion (one completer at a time).
     Column("completion_token", String(32)),
     Column("completion_started_at", UtcDateTime),
+    #: The blob store's handle of the staging (an S3 multipart upload's key and id).
+    Column("staging_ref", String(1024)),
     Index("ix_uploads_account_hash", "account_id", "hash"),
 )
 
@@ -176,6 +178,8 @@ chunk_receipts = Table(
     Column("chunk_index", Integer, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("crc32c", BigInteger),
+    #: The blob store's tag of the stored bytes (an S3 part's ETag), when it gives one.
+    Column("tag", String(255)),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("task_id", "chunk_index", name="pk_chunk_receipts"),
 )

@@ -75,6 +75,15 @@ class SqlUploadStore:
         async with self._db.read() as conn:
             return list((await conn.execute(_UPLOADED, {"b_task_id": task_id})).scalars())
 
+    async def part_tags(self, task_id: str) -> list[str]:
+        query = (
+            select(chunk_receipts.c.tag)
+            .where(chunk_receipts.c.task_id == task_id)
+            .order_by(chunk_receipts.c.chunk_index)
+        )
+        async with self._db.read() as conn:
+            return [tag or "" for tag in (await conn.execute(query)).scalars()]
+
     async def chunk_activity(self, task_id: str, since: datetime) -> list[tuple[datetime, int]]:
         query = select(chunk_receipts.c.created_at, chunk_receipts.c.size).where(
             chunk_receipts.c.task_id == task_id, chunk_receipts.c.created_at >= since
@@ -184,6 +193,11 @@ class SqlChunkUnit:
         }
         if (await self._tx.conn.execute(_CLAIMS[self._tx.conn.dialect.name], row)).first() is None:
             raise ChunkAlreadyUploaded(self.task.task_id, receipt.index)
+
+    async def tag(self, index: int, tag: str) -> None:
+        await self._tx.conn.execute(
+            _TAG_RECEIPT, {"b_task_id": self.task.task_id, "b_index": index, "tag": tag}
+        )
 
     async def apply(self, change: UploadChange) -> tuple[Task, Upload]:
         current = (self.task, self.upload) if self._locked else None
@@ -329,6 +343,9 @@ _UPLOADED = (
 # The SET clause comes from the parameters given (the changed columns).
 _UPDATE_UPLOAD = update(uploads).where(uploads.c.task_id == bindparam("b_task_id"))
 _INSERT_UPLOAD = insert(uploads)
+_TAG_RECEIPT = update(chunk_receipts).where(
+    chunk_receipts.c.task_id == bindparam("b_task_id"), chunk_receipts.c.chunk_index == bindparam("b_index")
+)
 _CLAIMS = {
     name: dialect.insert(chunk_receipts).on_conflict_do_nothing().returning(chunk_receipts.c.chunk_index)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from drive_service.services.ports import Data
+from drive_service.services.ports import Data, Staging
 from drive_service.storage import blobs
 from drive_service.storage.blobs import LocalBlobStore
 from tests.support import PG_ENV, postgres_database
@@ -73,28 +73,28 @@ class FaultyBlobStore(LocalBlobStore):
         self._fail_adopt = fail_adopt
         self.injected: list[str] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
+    async def write_chunk(self, staging: Staging, index: int, offset: int, data: Data) -> None:
         if offset in self._pending_writes:
             self._pending_writes.discard(offset)
-            await super().write_chunk(task_id, offset, data[: len(data) // 2])
+            await super().write_chunk(staging, index, offset, data[: len(data) // 2])
             self.injected.append(f"write@{offset}")
             await _disk_error("write_chunk")
-        await super().write_chunk(task_id, offset, data)
+        await super().write_chunk(staging, index, offset, data)
 
-    async def hash_staging(self, task_id: str) -> tuple[str, int]:
+    async def hash_staging(self, staging: Staging) -> tuple[str, int]:
         if self._fail_hash:
             self._fail_hash = False
             self.injected.append("hash")
             await _disk_error("hash_staging")
-        return await super().hash_staging(task_id)
+        return await super().hash_staging(staging)
 
-    async def adopt_staging(self, task_id: str, key: str) -> bool:
+    async def adopt_staging(self, staging: Staging, key: str) -> bool:
         if self._fail_adopt:
             self._fail_adopt = False
-            await super().adopt_staging(task_id, key)
+            await super().adopt_staging(staging, key)
             self.injected.append("adopt")
             await _disk_error("adopt_staging")
-        return await super().adopt_staging(task_id, key)
+        return await super().adopt_staging(staging, key)
 
 
 class CountingBlobStore(LocalBlobStore):
@@ -104,11 +104,11 @@ class CountingBlobStore(LocalBlobStore):
         super().__init__(staging_root, pool_root)
         self.writes: list[int] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
+    async def write_chunk(self, staging: Staging, index: int, offset: int, data: Data) -> None:
         self.writes.append(offset)
         # Give a racing writer of the same chunk every chance to slip in while this one writes.
         await asyncio.sleep(0.01)
-        await super().write_chunk(task_id, offset, data)
+        await super().write_chunk(staging, index, offset, data)
 
 
 def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from drive.v1 import (
 )
 from drive_service.app import App
 from drive_service.config import Settings
-from drive_service.services.ports import Data
+from drive_service.services.ports import Data, Staging
 from drive_service.storage import models
 from drive_service.storage.blobs import LocalBlobStore, blob_path
 from tests.api.faults import (
@@ -369,19 +369,20 @@ class _WatchingBlobStore(LocalBlobStore):
         self.most_per_upload = 0
         self.read_back: list[str] = []
 
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
+    async def write_chunk(self, staging: Staging, index: int, offset: int, data: Data) -> None:
+        task_id = staging.task_id
         self.writing[task_id] = self.writing.get(task_id, 0) + 1
         self.most_at_once = max(self.most_at_once, sum(self.writing.values()))
         self.most_per_upload = max(self.most_per_upload, self.writing[task_id])
         try:
             await asyncio.sleep(0.02)  # streams pile up behind the buffer limit meanwhile
-            await super().write_chunk(task_id, offset, data)
+            await super().write_chunk(staging, index, offset, data)
         finally:
             self.writing[task_id] -= 1
 
-    async def hash_staging(self, task_id: str) -> tuple[str, int]:
-        self.read_back.append(task_id)
-        return await super().hash_staging(task_id)
+    async def hash_staging(self, staging: Staging) -> tuple[str, int]:
+        self.read_back.append(staging.task_id)
+        return await super().hash_staging(staging)
 
 
 @pytest.mark.parametrize("limit", [1, 2])

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drive_service.services.ports import BlobMissing, Data
+from drive_service.services.ports import BlobMissing, Data, Staging
 
 _BLOCK = 1024 * 1024
 
@@ -17,33 +17,42 @@ _BLOCK = 1024 * 1024
 class MemoryBlobStore:
     """One pool's bytes in memory; ``writes`` counts chunk writes (tests check exactly-once)."""
 
+    min_chunk_size = 0
+    max_chunks = 0
+
     def __init__(self) -> None:
         self.staging: dict[str, bytearray] = {}
         self.blobs: dict[str, bytes] = {}
         self.written_at: dict[str, datetime] = {}
         self.writes = 0
 
-    async def write_chunk(self, task_id: str, offset: int, data: Data) -> None:
+    async def open_staging(self, task_id: str) -> None:
+        return None
+
+    async def write_chunk(self, staging: Staging, index: int, offset: int, data: Data) -> None:
         await asyncio.sleep(0)  # a real write yields to other writers
-        staged = self.staging.setdefault(task_id, bytearray())
+        staged = self.staging.setdefault(staging.task_id, bytearray())
         if len(staged) < offset + len(data):
             staged.extend(bytes(offset + len(data) - len(staged)))
         staged[offset : offset + len(data)] = data
         self.writes += 1
 
-    async def hash_staging(self, task_id: str) -> tuple[str, int]:
-        staged = bytes(self.staging.get(task_id, b""))
+    async def hash_staging(self, staging: Staging) -> tuple[str, int]:
+        staged = bytes(self.staging.get(staging.task_id, b""))
         return hashlib.sha256(staged).hexdigest(), len(staged)
 
-    async def read_staging(self, task_id: str) -> AsyncIterator[bytes]:
-        staged = bytes(self.staging.get(task_id, b""))
+    async def read_staging(self, staging: Staging) -> AsyncIterator[bytes]:
+        staged = bytes(self.staging.get(staging.task_id, b""))
         for start in range(0, len(staged), _BLOCK):
             yield staged[start : start + _BLOCK]
 
-    async def adopt_staging(self, task_id: str, key: str) -> bool:
-        return self._keep(key, bytes(self.staging.get(task_id, b"")))
+    def staged_key(self, staging: Staging, sha256: str) -> str:
+        return sha256
 
-    async def discard_staging(self, task_id: str) -> None:
+    async def adopt_staging(self, staging: Staging, key: str) -> bool:
+        return self._keep(key, bytes(self.staging.get(staging.task_id, b"")))
+
+    async def discard_staging(self, task_id: str, *, adopted: bool = False) -> None:
         self.staging.pop(task_id, None)
 
     async def staging_ids(self) -> list[str]:
@@ -75,6 +84,9 @@ class MemoryBlobStore:
 
     async def blob_keys(self, modified_before: datetime) -> list[str]:
         return [key for key, moment in self.written_at.items() if moment < modified_before]
+
+    async def sweep(self, started_before: datetime) -> int:
+        return 0  # writes here cannot be interrupted half-way
 
     async def probe(self) -> None:
         return None

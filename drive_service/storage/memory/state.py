@@ -28,6 +28,7 @@ class MemoryState:
     uploads: dict[str, Any] = field(default_factory=dict)
     receipts: dict[tuple[str, int], datetime] = field(default_factory=dict)
     receipt_sizes: dict[tuple[str, int], int] = field(default_factory=dict)
+    receipt_tags: dict[tuple[str, int], str] = field(default_factory=dict)
     files: dict[str, Any] = field(default_factory=dict)
     #: Task id of the attempt that created a still hidden output, by file id.
     hidden: dict[str, str] = field(default_factory=dict)

@@ -63,6 +63,10 @@ class MemoryUploadStore:
     async def uploaded_chunks(self, task_id: str) -> list[int]:
         return sorted(index for owner, index in self._state.receipts if owner == task_id)
 
+    async def part_tags(self, task_id: str) -> list[str]:
+        tags = self._state.receipt_tags
+        return [tags.get((task_id, index), "") for index in await self.uploaded_chunks(task_id)]
+
     async def chunk_activity(self, task_id: str, since: datetime) -> list[tuple[datetime, int]]:
         return [
             (moment, self._state.receipt_sizes[key])
@@ -149,6 +153,9 @@ class MemoryChunkUnit:
             raise ChunkAlreadyUploaded(self.task.task_id, receipt.index)
         self._tx.put(self._tx.state.receipts, key, receipt.created_at)
         self._tx.put(self._tx.state.receipt_sizes, key, receipt.size)
+
+    async def tag(self, index: int, tag: str) -> None:
+        self._tx.put(self._tx.state.receipt_tags, (self.task.task_id, index), tag)
 
     async def apply(self, change: UploadChange) -> tuple[Task, Upload]:
         self.task, self.upload = _apply(self._tx, (self.task, self.upload), change)
