@@ -58,7 +58,7 @@ class StepHandler:
             if params.get("wait"):
                 await self.gate.wait()
             await ctx.report(100.0 * step / steps, f"step {step}", {"step": step})
-            await asyncio.sleep(float(params.get("pause", 0)))
+            await asyncio.sleep(float(params.get("pause", 0)))  # the work of one step, as long as asked
         return {"steps": steps, "label": params.get("label", "")}
 
 

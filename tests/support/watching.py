@@ -19,9 +19,8 @@ async def started(client: Client, **fields: object) -> Any:
     only once the subscription is open, so every event committed after this returns reaches it.
     Fails the test if the call ends instead."""
     stream = client.tasks.WatchTasks(tasks_pb2.WatchTasksRequest(**fields), metadata=client.metadata)  # type: ignore[arg-type]
-    # wait_for_connection alone only proves the request was sent; the headers prove the subscription.
-    await asyncio.wait_for(stream.initial_metadata(), EVENT_TIMEOUT)
-    await stream.wait_for_connection()  # raises if the call already failed
+    await asyncio.wait_for(stream.initial_metadata(), EVENT_TIMEOUT)  # the headers: subscribed
+    await stream.wait_for_connection()  # raises if the call ended (failed) instead
     return stream
 
 
