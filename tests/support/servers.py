@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 from sqlalchemy.engine import make_url
 
 from drive_service.app import App
@@ -69,6 +68,8 @@ async def backend_database(backend_name: str) -> AsyncIterator[str | None]:
         yield None
         return
     if not os.environ.get(PG_ENV):
+        import pytest  # here, not above: benchmarks import tests.support without the test extras
+
         pytest.skip(f"{PG_ENV} is not set")
     async with postgres_database() as url:
         yield url
