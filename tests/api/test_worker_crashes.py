@@ -325,9 +325,10 @@ async def all_completed(database_url: str, task_ids: list[str], seconds: float) 
     seen: dict[str, dict[str, Any]] = {}
 
     async def rows() -> dict[str, dict[str, Any]]:
+        found = await task_rows(database_url, task_ids)
         seen.clear()
-        seen.update(await task_rows(database_url, task_ids))
-        return dict(seen)
+        seen.update(found)  # the last rows read, for the failure message
+        return found
 
     def every_one_completed(found: dict[str, dict[str, Any]]) -> bool:
         return len(found) == len(task_ids) and all(row["status"] == "Completed" for row in found.values())

@@ -1,4 +1,4 @@
-"""Tests of built-in task handlers through the real API: a server running the handlers under test,
+"""For tests of built-in task handlers through the real API: a server running the handlers under test,
 uploads of real bytes, running a task to its end, archives to feed it, and what it left behind."""
 
 from __future__ import annotations
