@@ -53,7 +53,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 TARGET_LOCAL_P99_MS = 5.0
 TARGET_REMOTE_P99_MS = 10.0
 #: Updates per task: progress 5, 10, ..., 95, each >= 5 points past the last sent event, so the
-#: throttle (DESIGN §6) lets every one through; then a fresh task.
+#: throttle (docs/contract.md#events) lets every one through; then a fresh task.
 STEPS = 19
 EVENT_WAIT = 10.0
 CHILD_WAIT = 90.0

@@ -189,7 +189,7 @@ async def insert_tasks(url: str, rows: list[dict[str, Any]], batch: int = 5000) 
 def queue_rows(count: int, accounts: list[str], now: datetime) -> list[dict[str, Any]]:
     """``count`` managed, pending Custom tasks (oldest first), spread over ``accounts``."""
     from drive_service.domain.tasks import Task, TaskStatus, TaskType
-    from drive_service.storage.tasks import task_row
+    from drive_service.storage.task_rows import task_row
 
     rows = []
     for number in range(count):
@@ -533,7 +533,7 @@ _STATUS_WEIGHTS = {
 def account_rows(account: str, count: int, now: datetime, seed: int = 7) -> list[dict[str, Any]]:
     """``count`` tasks of one account over 30 days: mixed types, statuses and priorities."""
     from drive_service.domain.tasks import Task, TaskStatus, TaskType
-    from drive_service.storage.tasks import task_row
+    from drive_service.storage.task_rows import task_row
 
     chooser = random.Random(seed)
     types = list(TaskType)

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from drive_service import logs
+from drive_service.api.audit import AuditInterceptor
 from drive_service.api.auth import CallInterceptor
 from drive_service.api.metrics import MetricsInterceptor
 from drive_service.api.rate_limit import RateLimitInterceptor
@@ -43,7 +45,8 @@ class App:
         self.settings = service.settings
         self.serve_grpc = serve_grpc
         self.health = health.aio.HealthServicer()
-        self.server = _grpc_server(service)
+        self.stopping = asyncio.Event()
+        self.server = _grpc_server(service, self.stopping)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
@@ -58,6 +61,8 @@ class App:
     async def start(self) -> None:
         """Migrate the database, then start the worker and, when serving, the port and the loops."""
         service, settings = self.service, self.settings
+        if self.serve_grpc:  # first: a taken address stops the start before anything runs
+            self._bind(settings.server.listen)
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
         await migrations.upgrade(service.db)
         if service.bus is not None:  # stopped after the calls, so the events of the last ones go out
@@ -73,9 +78,6 @@ class App:
         if self.metrics_endpoint is not None:
             self.metrics_port = self.metrics_endpoint.start()
             self._loop(service.metrics.refresh_forever(settings.server.metrics_refresh_seconds))
-        self.port = self.server.add_insecure_port(settings.server.listen)
-        if self.port == 0:
-            raise OSError(f"cannot listen on {settings.server.listen}")
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -95,6 +97,10 @@ class App:
         """Report NOT_SERVING, stop the loops, drain calls for ``grace`` seconds, close pools."""
         service = self.service
         await self.health.enter_graceful_shutdown()
+        # Server streams end at once (their clients reconnect elsewhere and resume); unary calls
+        # and upload streams get the grace below.
+        self.stopping.set()
+        service.hub.close()
         await _cancel(self._background)
         if self.serve_grpc:
             await self.server.stop(self.settings.server.shutdown_grace_seconds if grace is None else grace)
@@ -114,6 +120,16 @@ class App:
             await service.redis.aclose()
         _log.info("stopped")
 
+    def _bind(self, listen: str) -> None:
+        problem = _unbindable(listen)
+        if problem is None:
+            try:
+                self.port = self.server.add_insecure_port(listen)
+            except RuntimeError:  # grpcio's way of saying the bind failed
+                self.port = 0
+        if problem is not None or self.port == 0:
+            raise OSError(f"cannot listen on {listen}: {problem or 'the address is not available'}")
+
     def _loop(self, work: Coroutine[Any, Any, None]) -> None:
         self._background.append(asyncio.create_task(work))
 
@@ -128,11 +144,13 @@ class App:
                 _log.exception("periodic job failed", extra={"job": getattr(job, "__qualname__", str(job))})
 
 
-def _grpc_server(service: Service) -> grpc.aio.Server:
+def _grpc_server(service: Service, stopping: asyncio.Event) -> grpc.aio.Server:
     message_limit = service.settings.uploads.max_chunk_size + _MIB
     server = grpc.aio.server(
         interceptors=[
-            MetricsInterceptor(service.metrics),  # first: it also sees rejected calls
+            # First: these also see the calls that authentication or rate limits refuse.
+            AuditInterceptor(reads=service.settings.server.audit_reads),
+            MetricsInterceptor(service.metrics),
             CallInterceptor(service.tokens),
             RateLimitInterceptor(service.rate_limits),
         ],
@@ -145,6 +163,9 @@ def _grpc_server(service: Service) -> grpc.aio.Server:
             # filling server memory: with probing, 200 concurrent 16 MiB uploads buffered
             # about 3 GiB in the transport.
             ("grpc.http2.bdp_probe", 0),
+            # A second server on an address in use must fail to start, not silently share the
+            # port (gRPC sets SO_REUSEPORT by default, and calls would then be split between them).
+            ("grpc.so_reuseport", 0),
         ],
     )
     register_servicers(
@@ -156,8 +177,26 @@ def _grpc_server(service: Service) -> grpc.aio.Server:
         health=service.health,
         rate_limits=service.rate_limits,
         stream_idle_seconds=service.settings.uploads.stream_idle_seconds,
+        stopping=stopping,
     )
     return server
+
+
+def _unbindable(listen: str) -> str | None:
+    """Why ``listen`` cannot be bound right now (e.g. "Address already in use"), or None. Checked
+    with a plain socket first, so a taken address gives one clear line instead of gRPC's log."""
+    host, _, port = listen.rpartition(":")
+    if int(port) == 0:
+        return None
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host.strip("[]"), int(port), type=socket.SOCK_STREAM
+        ):
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind(address)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
 
 
 async def _cancel(loops: list[asyncio.Task[None]]) -> None:
@@ -206,5 +245,5 @@ async def serve(
 ) -> None:
     """``drive-service serve`` (or, with ``serve_grpc=False``, ``worker``) with these task handlers
     (None: the built-in ones and the installed plug-ins)."""
-    logs.configure(settings.server.log_levels)
+    logs.configure(settings.server.log_levels, settings.server.audit_log)
     await run_until_signalled(App(build(settings, handlers=handlers), serve_grpc=serve_grpc))

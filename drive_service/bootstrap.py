@@ -26,7 +26,20 @@ from drive_service.services.handlers import Handler, registry
 from drive_service.services.handlers.builtin import builtin_handlers
 from drive_service.services.health import HealthChecker
 from drive_service.services.maintenance import Maintenance, MaintenancePolicy
-from drive_service.services.ports import BlobStore, BlobStores, Buckets, Clock, RingClient, TaskCache
+from drive_service.services.ports import (
+    BlobStore,
+    BlobStores,
+    Buckets,
+    Clock,
+    EventLog,
+    FileStore,
+    OutputStore,
+    RingClient,
+    TaskCache,
+    TaskStore,
+    UploadStore,
+    WorkerStore,
+)
 from drive_service.services.rate_limits import RateLimits
 from drive_service.services.ring_sink import RingSink
 from drive_service.services.secrets import SecretBox
@@ -57,6 +70,30 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class Stores:
+    """The storage ports the use cases persist through."""
+
+    tasks: TaskStore
+    worker: WorkerStore
+    uploads: UploadStore
+    files: FileStore
+    outputs: OutputStore
+    events: EventLog
+
+
+def sql_stores(db: Database) -> Stores:
+    """The production stores: SQL on ``db``."""
+    return Stores(
+        tasks=SqlTaskStore(db),
+        worker=SqlWorkerStore(db),
+        uploads=SqlUploadStore(db),
+        files=SqlFileStore(db),
+        outputs=SqlOutputStore(db),
+        events=SqlEventLog(db),
+    )
+
+
+@dataclass(frozen=True)
 class Service:
     """Everything ``build`` made; ``App`` starts, serves and stops it."""
 
@@ -70,7 +107,7 @@ class Service:
     task_cache: TaskCache
     bus: RedisEventBus | None
     ring_sink: RingSink | None
-    event_log: SqlEventLog
+    event_log: EventLog
     watcher: EventWatcher
     pools: PoolRegistry
     blobs: BlobStores
@@ -89,6 +126,7 @@ def build(
     *,
     clock: Clock = utc_now,
     blob_store: Callable[[Pool], BlobStore] | None = None,
+    stores: Stores | None = None,
     handlers: list[Handler] | None = None,
     ring_client: RingClient | None = None,
 ) -> Service:
@@ -110,13 +148,11 @@ def build(
     pools = load_pools(storage.pools_file, storage.data_dir, storage.preferred_pool)
     make_store = blob_store or (lambda pool: LocalBlobStore(storage.uploads_path, pool.root))
     blobs = BlobStoreRegistry({pool.id: make_store(pool) for pool in pools.all()})
-    task_store = SqlTaskStore(db)
-    metrics.track_tasks(task_store.count_by_status)
-    event_log = SqlEventLog(db)
-    watcher = EventWatcher(hub, event_log, settings.tasks.event_retention_hours)
-    file_store = SqlFileStore(db)
+    stores = stores or sql_stores(db)
+    metrics.track_tasks(stores.tasks.count_by_status)
+    watcher = EventWatcher(hub, stores.events, settings.tasks.event_retention_hours)
+    file_store, outputs = stores.files, stores.outputs
     files = FileManager(file_store, pools, blobs, clock, storage.default_quota_bytes)
-    outputs = SqlOutputStore(db)
 
     async def discard_outputs(task_id: str) -> None:
         await outputs.discard_outputs(task_id, files.release_blob)
@@ -143,10 +179,10 @@ def build(
         poll=timedelta(milliseconds=settings.worker.poll_ms),
     )
     worker = Worker(
-        SqlWorkerStore(db), publisher, registered, clock, file_ops, discard_outputs, worker_settings, secrets
+        stores.worker, publisher, registered, clock, file_ops, discard_outputs, worker_settings, secrets
     )
     tasks = TaskManager(
-        task_store,
+        stores.tasks,
         cache,
         publisher,
         watcher,
@@ -156,14 +192,16 @@ def build(
         on_abandoned=discard_outputs,
         secrets=secrets,
     )
-    upload_store = SqlUploadStore(db)
+    upload_store = stores.uploads
     limits = UploadLimits(
         default_chunk_size=settings.uploads.default_chunk_size,
         max_chunk_size=settings.uploads.max_chunk_size,
+        max_file_size=settings.uploads.max_file_size,
         default_quota=storage.default_quota_bytes,
         master_key=storage.master_key,
         upload_events=settings.uploads.upload_events,
         max_buffered_chunks=settings.uploads.max_buffered_chunks,
+        max_buffered_chunks_per_account=settings.uploads.max_buffered_chunks_per_account,
     )
     uploads = UploadManager(upload_store, file_store, pools, blobs, publisher, clock, limits)
     maintenance = Maintenance(
@@ -171,7 +209,7 @@ def build(
         tasks=tasks,
         files=files,
         outputs=outputs,
-        event_log=event_log,
+        event_log=stores.events,
         discard_outputs=discard_outputs,
         upload_store=upload_store,
         file_store=file_store,
@@ -204,7 +242,7 @@ def build(
         task_cache=cache,
         bus=bus,
         ring_sink=sink,
-        event_log=event_log,
+        event_log=stores.events,
         watcher=watcher,
         pools=pools,
         blobs=blobs,
@@ -213,7 +251,7 @@ def build(
         uploads=uploads,
         worker=worker,
         maintenance=maintenance,
-        health=HealthChecker(probes, task_store),
+        health=HealthChecker(probes, stores.tasks),
         rate_limits=RateLimits(buckets, settings.rate_limits),
         tokens=TokenVerifier(settings.jwt),
     )

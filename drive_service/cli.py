@@ -31,8 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"drive-service: invalid configuration: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. the listen address is taken
+        print(f"drive-service: {error}", file=sys.stderr)
+        return 1
     if args.command == "migrate":
-        logs.configure(settings.server.log_levels)
+        logs.configure(settings.server.log_levels, settings.server.audit_log)
         asyncio.run(_migrate(settings))
         return 0
     return _token(settings, args)

@@ -62,6 +62,8 @@ class ServerSettings:
     log_levels: dict[str, int]
     metrics_listen: str | None
     metrics_refresh_seconds: float
+    audit_log: Path | None
+    audit_reads: bool
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class UploadSettings:
 
     default_chunk_size: int
     max_chunk_size: int
+    max_file_size: int
     max_buffered_chunks: int
+    max_buffered_chunks_per_account: int
     stream_idle_seconds: float
     upload_events: bool
     stale_threshold_hours: float
@@ -145,6 +149,7 @@ class Settings:
         max_chunk = reader.integer("UPLOAD_MAX_CHUNK_SIZE", 16 * MIB, minimum=256 * 1024)
         if default_chunk > max_chunk:
             raise ConfigError("UPLOAD_DEFAULT_CHUNK_SIZE", "must not exceed UPLOAD_MAX_CHUNK_SIZE")
+        buffers = reader.integer("DRIVE_MAX_BUFFERED_CHUNKS", 8, minimum=1)
         return cls(
             server=ServerSettings(
                 listen=reader.listen("DRIVE_LISTEN", "127.0.0.1:50051"),
@@ -152,6 +157,8 @@ class Settings:
                 log_levels=reader.log_levels("LOG_LEVEL"),
                 metrics_listen=reader.listen("DRIVE_METRICS_LISTEN", "") or None,
                 metrics_refresh_seconds=reader.number("DRIVE_METRICS_REFRESH_SECONDS", 15),
+                audit_log=Path(audit).resolve() if (audit := reader.raw("DRIVE_AUDIT_LOG")) else None,
+                audit_reads=reader.flag("DRIVE_AUDIT_READS", False),
             ),
             storage=StorageSettings(
                 data_dir=data_dir,
@@ -165,7 +172,12 @@ class Settings:
             uploads=UploadSettings(
                 default_chunk_size=default_chunk,
                 max_chunk_size=max_chunk,
-                max_buffered_chunks=reader.integer("DRIVE_MAX_BUFFERED_CHUNKS", 8, minimum=1),
+                # 2^50 keeps every chunk count and offset far inside the columns' 64 bits.
+                max_file_size=reader.integer("UPLOAD_MAX_FILE_SIZE", 1 << 40, minimum=1, maximum=1 << 50),
+                max_buffered_chunks=buffers,
+                max_buffered_chunks_per_account=reader.integer(
+                    "DRIVE_MAX_BUFFERED_CHUNKS_PER_ACCOUNT", max(1, buffers // 2), minimum=1, maximum=buffers
+                ),
                 stream_idle_seconds=reader.number("DRIVE_STREAM_IDLE_SECONDS", 30),
                 upload_events=reader.flag("DRIVE_UPLOAD_EVENTS", True),
                 stale_threshold_hours=reader.number("UPLOAD_STALE_THRESHOLD_HOURS", 24),

@@ -47,7 +47,7 @@ class EnvReader:
             raise ConfigError(name, f"must start with one of {', '.join(prefixes)}")
         return value
 
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int = 1 << 62) -> int:
         raw = self._env.get(name, "").strip()
         if not raw:
             return default
@@ -57,6 +57,8 @@ class EnvReader:
             raise ConfigError(name, f"must be an integer, got {raw!r}") from None
         if value < minimum:
             raise ConfigError(name, f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise ConfigError(name, f"must be at most {maximum}, got {value}")
         return value
 
     def number(self, name: str, default: float) -> float:

@@ -18,8 +18,7 @@ The hierarchy::
     ├── ResourceExhausted      RESOURCE_EXHAUSTED    (429, with RetryInfo)
     ├── DataLoss               DATA_LOSS             (500)
     │   └── HashMismatch, CorruptData
-    ├── Unavailable            UNAVAILABLE           (503, with RetryInfo)
-    └── Unimplemented          UNIMPLEMENTED         (501)
+    └── Unavailable            UNAVAILABLE           (503, with RetryInfo)
 
 Codes are names of ``grpc.StatusCode`` members so that this module stays free of transport
 imports; ``api/status.py`` turns an instance into a ``google.rpc.Status`` in one place.
@@ -40,10 +39,14 @@ class DriveError(Exception):
     default_reason: ClassVar[str] = "INTERNAL"
 
     def __init__(self, message: str, *, reason: str | None = None, **metadata: object) -> None:
+        # Messages and metadata may quote what a caller sent: never more than a short, escaped
+        # prefix of it (a huge value would push the status past the client's metadata limit).
+        message = _clipped(message, MAX_MESSAGE)
         super().__init__(message)
         self.message = message
         self.reason = reason or self.default_reason
-        self.metadata = {_camel(key): str(value) for key, value in metadata.items() if value is not None}
+        known = {key: value for key, value in metadata.items() if value is not None}
+        self.metadata = {_camel(key): _clipped(str(value), MAX_ECHO) for key, value in known.items()}
 
 
 class InvalidArgument(DriveError):
@@ -271,30 +274,43 @@ class CorruptData(DataLoss):
 
 
 class Unavailable(DriveError):
-    """A backend (database, Redis, storage) is down; the call may be retried."""
+    """A backend (database, Redis, storage) is down, or the server stops; the call may be retried."""
 
     code = "UNAVAILABLE"
     default_reason = "BACKEND_UNAVAILABLE"
 
-    def __init__(self, message: str, *, retry_after: float = 1.0, **metadata: object) -> None:
-        super().__init__(message, reason=None, **metadata)
+    def __init__(
+        self, message: str, *, retry_after: float = 1.0, reason: str | None = None, **metadata: object
+    ) -> None:
+        super().__init__(message, reason=reason, **metadata)
         self.retry_after = retry_after
-
-
-class Unimplemented(DriveError):
-    """The RPC is part of the contract but not served by this version."""
-
-    code = "UNIMPLEMENTED"
-    default_reason = "NOT_IMPLEMENTED"
 
 
 class TaskFailed(Exception):
     """Raised by a task handler: the task fails with this message at once and is not retried."""
 
 
+class BlobMissing(Exception):
+    """Raised by a blob store: a blob that should exist is not there (the service reports the
+    file as CORRUPT_DATA)."""
+
+
 class StopAttempt(Exception):
     """Raised to a task handler: its attempt no longer holds the task (paused, cancelled, finished
     or rescued) and must stop without further writes."""
+
+
+#: Characters of a caller's value an error may echo in a metadata value, and of a whole message.
+MAX_ECHO = 128
+MAX_MESSAGE = 1024
+
+
+def _clipped(text: str, limit: int) -> str:
+    """``text`` with unprintable characters escaped (``\\x00``), cut to ``limit`` characters."""
+    if text.isprintable() and len(text) <= limit:
+        return text
+    escaped = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[: limit + 1])
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
 def _camel(key: str) -> str:

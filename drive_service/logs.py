@@ -6,6 +6,9 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
+
+from drive_service import audit
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -26,11 +29,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(levels: dict[str, int]) -> None:
-    """Install the JSON handler on the root logger and apply per-logger levels ("" is root)."""
+def configure(levels: dict[str, int], audit_file: Path | None = None) -> None:
+    """Install the JSON handler on the root logger and apply per-logger levels ("" is root). The
+    audit trail logs at INFO whatever the root level (unless ``levels`` names it), to
+    ``audit_file`` alone when given."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    trail = logging.getLogger(audit.LOGGER)
+    trail.setLevel(logging.INFO)
+    trail.handlers.clear()
+    trail.propagate = audit_file is None
+    if audit_file is not None:
+        audit_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(audit_file, encoding="utf-8")
+        to_file.setFormatter(JsonFormatter())
+        trail.addHandler(to_file)
     for name, level in levels.items():
         logging.getLogger(name or None).setLevel(level)

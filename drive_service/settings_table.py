@@ -23,7 +23,7 @@ class Variable:
 #: Groups in the order users need them: the first is what matters to start a server.
 GROUPS: dict[str, tuple[Variable, ...]] = {
     "Server": (
-        Variable("DRIVE_LISTEN", "`127.0.0.1:50051`", "gRPC listen address (`HOST:PORT`, port 0 = any free port); a second server on an address in use fails to start"),
+        Variable("DRIVE_LISTEN", "`127.0.0.1:50051`", "gRPC listen address (`HOST:PORT`, port 0 = any free port)"),
         Variable("DATABASE_URL", "SQLite in `DRIVE_DATA_DIR/drive.db`", "`postgresql+asyncpg://user@host/db` (or `postgresql://`) for production"),
         Variable("DRIVE_DATA_DIR", "`./var`", "embedded data: SQLite file, development JWT secret and master key, staging"),
         Variable("REDIS_URL", "unset", "`redis://host:6379/0`; unset = no cross-instance events (the outbox check still finds other processes' events within a second), no task cache, in-process rate limits"),
@@ -31,6 +31,8 @@ GROUPS: dict[str, tuple[Variable, ...]] = {
         Variable("DRIVE_SHUTDOWN_GRACE_SECONDS", "`10`", "how long in-flight calls may finish on SIGTERM/SIGINT"),
         Variable("DRIVE_METRICS_LISTEN", "unset (no endpoint)", "`HOST:PORT` of the Prometheus `/metrics` endpoint (port 0 = any free port)"),
         Variable("DRIVE_METRICS_REFRESH_SECONDS", "`15`", "how often the task gauges are counted in the database"),
+        Variable("DRIVE_AUDIT_LOG", "unset (with the other logs on stderr)", "file the audit trail (logger `drive_service.audit`, one JSON line per record) is appended to instead"),
+        Variable("DRIVE_AUDIT_READS", "`false`", "also audit calls that only read (Get, List, Wait, Watch, Read)"),
     ),
     "Authentication": (
         Variable("DRIVE_JWT_SECRET", "generated once in `DRIVE_DATA_DIR/jwt-secret`", "HS256 shared secret"),
@@ -49,7 +51,9 @@ GROUPS: dict[str, tuple[Variable, ...]] = {
     "Uploads": (
         Variable("UPLOAD_DEFAULT_CHUNK_SIZE", "`5242880`", "bytes (uploads)"),
         Variable("UPLOAD_MAX_CHUNK_SIZE", "`16777216`", "bytes; also sets the gRPC message limit (+1 MiB)"),
+        Variable("UPLOAD_MAX_FILE_SIZE", "`1099511627776` (1 TiB)", "largest file an upload may declare, in bytes (pools may set a smaller `max_file_size`)"),
         Variable("DRIVE_MAX_BUFFERED_CHUNKS", "`8`", "chunk buffers `UploadChunks`/`UploadFile` streams may gather or write at once, process-wide (bounds memory: about this many times the chunk size); a stream waiting for one reads no more messages"),
+        Variable("DRIVE_MAX_BUFFERED_CHUNKS_PER_ACCOUNT", "half of `DRIVE_MAX_BUFFERED_CHUNKS`", "of those buffers, how many the streams of one account may hold at once (so one account's idle or slow streams never hold them all); streams waiting for a buffer are served in turn across accounts"),
         Variable("DRIVE_STREAM_IDLE_SECONDS", "`30`", "a `UploadChunks`/`UploadFile` stream holding one of those buffers that sends nothing for this long is ended with `DEADLINE_EXCEEDED` (`STREAM_IDLE`); its stored chunks are kept"),
         Variable("DRIVE_UPLOAD_EVENTS", "`true`", "also send the legacy `upload.progress/completed/failed` events"),
         Variable("UPLOAD_STALE_THRESHOLD_HOURS", "`24`", "idle uploads expire after this"),

@@ -37,6 +37,8 @@ class CallInterceptor(AroundInterceptor):
     with its traceback and answered as INTERNAL without leaking its text.
     """
 
+    parses_requests = True
+
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
 

@@ -8,6 +8,7 @@ from typing import Any, cast
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2
+from drive_service.domain import validation as valid
 from drive_service.domain.events import RecordedEvent
 from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.errors import InvalidArgument
@@ -54,18 +55,44 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     return message
 
 
+#: Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the Timestamp's valid range.
+_MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799
+#: The Duration's valid range, in seconds (about 10,000 years either way).
+_MAX_DURATION_SECONDS = 315576000000
+
+
 def optional_datetime(message: Any, field: str) -> datetime | None:
-    """The Timestamp ``field`` of ``message`` as an aware datetime, or None when unset."""
+    """The Timestamp ``field`` of ``message`` as an aware datetime, or None when unset.
+
+    Raises:
+        InvalidArgument: INVALID_TIMESTAMP outside the Timestamp's valid range (years 1..9999,
+            nanos 0..999,999,999).
+    """
     if not message.HasField(field):
         return None
-    return getattr(message, field).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+    value: timestamp_pb2.Timestamp = getattr(message, field)
+    if not (_MIN_SECONDS <= value.seconds <= _MAX_SECONDS and 0 <= value.nanos < 1_000_000_000):
+        raise InvalidArgument(
+            f"The {field} is not a valid timestamp (years 1 to 9999, nanos 0 to 999999999).",
+            reason="INVALID_TIMESTAMP",
+            field=field,
+        )
+    return value.ToDatetime(tzinfo=UTC)
 
 
 def optional_duration(message: Any, field: str) -> timedelta | None:
-    """The Duration ``field`` of ``message``, or None when unset."""
+    """The Duration ``field`` of ``message``, or None when unset.
+
+    Raises:
+        InvalidArgument: INVALID_DURATION outside the Duration's valid range, or with nanos of
+            the other sign than its seconds.
+    """
     if not message.HasField(field):
         return None
     value: duration_pb2.Duration = getattr(message, field)
+    seconds, nanos = value.seconds, value.nanos
+    if abs(seconds) > _MAX_DURATION_SECONDS or abs(nanos) >= 1_000_000_000 or seconds * nanos < 0:
+        raise InvalidArgument(f"The {field} is not a valid duration.", reason="INVALID_DURATION", field=field)
     return value.ToTimedelta()
 
 
@@ -76,9 +103,22 @@ def struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
-    """A Struct as a plain dict (numbers are floats, as JSON has it)."""
-    return dict(json_format.MessageToDict(message))
+def from_struct(message: struct_pb2.Struct, *, field: str) -> dict[str, Any]:
+    """A caller's Struct as a plain dict (numbers are floats, as JSON has it), checked by
+    ``validation.struct``.
+
+    Raises:
+        InvalidArgument: INVALID_NUMBER for a NaN or infinite number (JSON cannot hold them), and
+            the reasons of ``validation.struct``.
+    """
+    try:
+        return valid.struct(dict(json_format.MessageToDict(message)), field=field)
+    except ValueError:
+        raise InvalidArgument(
+            f"The {field} must hold finite numbers only (no NaN or Infinity).",
+            reason="INVALID_NUMBER",
+            field=field,
+        ) from None
 
 
 def task(value: Task) -> tasks_pb2.Task:

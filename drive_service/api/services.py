@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from drive.v1 import (
@@ -45,11 +47,13 @@ def register_servicers(
     health: HealthChecker,
     rate_limits: RateLimits,
     stream_idle_seconds: float,
+    stopping: asyncio.Event,
 ) -> None:
-    """Add the drive.v1 servicers over these managers to ``server``."""
+    """Add the drive.v1 servicers over these managers to ``server``; ``stopping`` is set when the
+    server stops (downloads in progress then end at once)."""
     tasks_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(tasks, watcher), server)
     stats_pb2_grpc.add_StatsServiceServicer_to_server(StatsServicer(tasks, uploads, health), server)
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
         UploadServicer(uploads, rate_limits, stream_idle_seconds), server
     )
-    files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(files), server)
+    files_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(files, stopping), server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import grpc
 
@@ -17,6 +18,29 @@ from drive_service.domain.events import RecordedEvent
 from drive_service.errors import InvalidArgument
 from drive_service.services.events import EventWatcher
 from drive_service.services.tasks import TaskManager
+
+#: Initial metadata key WatchTasks sends once the subscription is live.
+WATCH_MARKER = "x-watch"
+
+#: Whole seconds beyond this (a Duration's own limit, about 10,000 years) are cut to it before a
+#: timedelta is made; the checks that follow refuse (ages) or cut (timeouts) far less anyway.
+_LONGEST_SECONDS = 315_576_000_000
+
+
+def _duration_or_seconds(request: Any, duration: str, seconds: str, reason: str) -> timedelta | None:
+    """The Duration field ``duration`` of ``request``, else its whole-seconds twin ``seconds``
+    (which HTTP query strings can carry; 0 counts as unset), else None.
+
+    Raises:
+        InvalidArgument: ``reason`` when both are set; INVALID_DURATION for an invalid Duration.
+    """
+    value = convert.optional_duration(request, duration)
+    whole: int = getattr(request, seconds)
+    if whole != 0:
+        if value is not None:
+            raise InvalidArgument(f"Set {duration} or {seconds}, not both.", reason=reason, field=seconds)
+        value = timedelta(seconds=max(-_LONGEST_SECONDS, min(whole, _LONGEST_SECONDS)))
+    return value
 
 
 class _WatchResponses:
@@ -55,7 +79,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             name=valid.name(request.name),
             description=valid.text(request.description, field="description"),
             priority=valid.priority(request.priority),
-            parameters=valid.struct(convert.from_struct(request.parameters), field="parameters"),
+            parameters=convert.from_struct(request.parameters, field="parameters"),
             expired_at=convert.optional_datetime(request, "expired_at"),
             estimated_duration_seconds=valid.estimated_duration(
                 request.estimated_duration_seconds if request.HasField("estimated_duration_seconds") else None
@@ -100,7 +124,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def CompleteTask(
         self, request: tasks_pb2.CompleteTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CompleteTaskResponse:
-        results = valid.struct(convert.from_struct(request.results), field="results")
+        results = convert.from_struct(request.results, field="results")
         task = await self._tasks.complete(
             current_caller().account_id, valid.task_id(request.task_id), results
         )
@@ -134,14 +158,16 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def CleanupTasks(
         self, request: tasks_pb2.CleanupTasksRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CleanupTasksResponse:
-        age = valid.max_age(convert.optional_duration(request, "max_age"))
+        age = valid.max_age(_duration_or_seconds(request, "max_age", "max_age_seconds", "INVALID_AGE"))
         deleted = await self._tasks.cleanup(current_caller().account_id, age)
         return tasks_pb2.CleanupTasksResponse(deleted_count=deleted)
 
     async def WaitTask(
         self, request: tasks_pb2.WaitTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.WaitTaskResponse:
-        timeout = valid.wait_timeout(convert.optional_duration(request, "timeout"))
+        timeout = valid.wait_timeout(
+            _duration_or_seconds(request, "timeout", "timeout_seconds", "INVALID_TIMEOUT")
+        )
         remaining = context.time_remaining()
         if remaining is not None:
             timeout = min(timeout, timedelta(seconds=max(remaining - 0.05, 0.0)))
@@ -159,6 +185,12 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             )
         task_ids = frozenset(request.task_ids)
         types = frozenset(convert.task_type_from_proto(number, field="types") for number in request.types)
+        if None in types:
+            raise InvalidArgument(
+                "A type filter must name a task type, not TASK_TYPE_UNSPECIFIED.",
+                reason="INVALID_TASK_TYPE",
+                field="types",
+            )
 
         def accept(recorded: RecordedEvent) -> bool:
             return (not task_ids or recorded.event.task_id in task_ids) and (
@@ -167,7 +199,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
 
         async with self._watcher.open(current_caller().account_id, request.after_sequence, accept) as events:
             # Headers go out once subscribed, so a client knows nothing after this point is missed.
-            await context.send_initial_metadata(())
+            # The marker tells them apart from the headers of an early error (HTTP gateways
+            # answer that with an error status instead of a 200 stream).
+            await context.send_initial_metadata(((WATCH_MARKER, "subscribed"),))
             async for recorded in events:
                 event_sent(recorded.created_at)
                 yield self._responses.of(recorded)

@@ -13,6 +13,7 @@ from drive.v1 import uploads_pb2, uploads_pb2_grpc
 from drive_service.api import convert
 from drive_service.api.auth import current_caller
 from drive_service.api.convert_files import bundle, cloud_file, pool, upload_task
+from drive_service.api.interception import check_parsed
 from drive_service.api.metrics import received
 from drive_service.domain import uploads as rules
 from drive_service.domain import validation as valid
@@ -274,6 +275,7 @@ class _StreamReader:
                 message = await self._context.read()
         except TimeoutError:
             raise StreamStalled(self._idle) from None
+        check_parsed(message)
         if message is not grpc.aio.EOF:
             received(len(message.data))
             self._owed += len(message.data)

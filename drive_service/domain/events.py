@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,3 +174,15 @@ def throttled_progress(task: Task, now: datetime) -> tuple[Task, list[Event]]:
         return task, []
     sent = dataclasses.replace(task, notified_progress=task.progress, notified_at=now)
     return sent, [progressed(sent)]
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one committed write did that others must hear of: the tasks whose cached copies are
+    now stale, and the events it recorded in the outbox (in sequence order per account)."""
+
+    touched_tasks: set[str] = field(default_factory=set)
+    events: list[RecordedEvent] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.touched_tasks or self.events)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from drive_service.errors import PermissionDenied
+from drive_service.errors import PermissionDenied, PoolNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +48,15 @@ class Pool:
     def check_upload(
         self, *, account_id: str, tier: int, size: int, content_type: str, encrypted: bool
     ) -> None:
-        """Apply the policy to an upload, in the order of DESIGN §4.
+        """Apply the policy to an upload, in the order of docs/contract.md#uploads.
 
         Raises:
+            PoolNotFound: a hidden pool the caller may not use (it must not learn that it exists).
             PermissionDenied: reasons POOL_NOT_USABLE, INSUFFICIENT_PRIVILEGE, ENCRYPTION_NOT_ALLOWED,
                 CONTENT_TYPE_NOT_ALLOWED or FILE_TOO_LARGE.
         """
+        if self.policy.hidden and not self.visible_to(account_id, tier):
+            raise PoolNotFound(self.id)
         if not (self.policy.public_usable or self.owner_account_id == account_id):
             raise PermissionDenied(
                 f"Pool {self.id} is not available to this account.", reason="POOL_NOT_USABLE", pool_id=self.id

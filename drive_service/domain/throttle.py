@@ -1,4 +1,4 @@
-"""The progress-event throttle of DESIGN §6, as a pure function of the last sent event."""
+"""The progress-event throttle (docs/contract.md#events), as a pure function of the last sent event."""
 
 from __future__ import annotations
 

@@ -18,7 +18,9 @@ from drive_service.errors import InvalidArgument
 MIN_CHUNK_SIZE = 256 * 1024
 MAX_FILE_NAME = 255
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;.*)?", re.ASCII)
+_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(\s*;[\x20-\x7e]*)?", re.ASCII)
+#: Longest encryption password accepted (the key derivation reads all of it).
+MAX_PASSWORD_LENGTH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +239,15 @@ def file_name(value: str) -> str:
     return base
 
 
-def file_size(value: int) -> int:
-    """A positive size in bytes."""
-    if value <= 0:
+def file_size(value: int, maximum: int) -> int:
+    """A size in bytes from 1 to ``maximum`` (UPLOAD_MAX_FILE_SIZE)."""
+    if not 0 < value <= maximum:
         raise InvalidArgument(
-            "The file size must be greater than 0.",
+            f"The file size must be between 1 and {maximum} bytes.",
             reason="INVALID_FILE_SIZE",
             field="file_size",
             file_size=value,
+            max_file_size=maximum,
         )
     return value
 
@@ -257,6 +260,17 @@ def content_type(value: str) -> str:
             "The content type must look like type/subtype.",
             reason="INVALID_CONTENT_TYPE",
             field="content_type",
+        )
+    return value
+
+
+def password(value: str) -> str:
+    """An encryption password: empty (none) or up to ``MAX_PASSWORD_LENGTH`` characters."""
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise InvalidArgument(
+            f"The password must be at most {MAX_PASSWORD_LENGTH} characters.",
+            reason="INVALID_PASSWORD",
+            field="encrypt_password",
         )
     return value
 

@@ -5,18 +5,25 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from drive_service.domain.ids import is_well_formed
 from drive_service.domain.tasks import TaskStatus, TaskType
-from drive_service.errors import InvalidArgument, TaskNotFound
+from drive_service.errors import BundleNotFound, InvalidArgument, TaskNotFound
 
 MAX_NAME_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 1024
 MAX_MESSAGE_LENGTH = 1024
 MAX_STRUCT_BYTES = 64 * 1024
+#: Deepest nesting of objects and lists in parameters and results (protobuf allows 100).
+MAX_STRUCT_DEPTH = 32
+#: Expiries and deadlines lie within this span from now; ages and durations stay below it.
+MAX_SPAN = timedelta(days=100 * 365)
+#: Control characters free text may not hold (tab and line breaks may), and lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 DEFAULT_LIST_LIMIT = 50
 MAX_LIST_LIMIT = 1000
 DEFAULT_WAIT = timedelta(seconds=30)
@@ -80,6 +87,13 @@ def task_id(value: str) -> str:
     return value
 
 
+def bundle_id(value: str) -> str:
+    """Return ``value`` if it could name a bundle; anything else cannot exist, so NOT_FOUND."""
+    if not is_well_formed(value):
+        raise BundleNotFound(value)
+    return value
+
+
 def name(value: str) -> str:
     """A task name: 1..256 characters after trimming, no control characters."""
     value = value.strip()
@@ -93,8 +107,9 @@ def name(value: str) -> str:
 
 
 def error_message(value: str) -> str:
-    """A failure message: the seed's default when empty, cut to ``MAX_MESSAGE_LENGTH``."""
-    return value[:MAX_MESSAGE_LENGTH] or "Task failed due to an unknown error"
+    """A failure message: the seed's default when empty, cut to ``MAX_MESSAGE_LENGTH``, no control
+    characters but tab and line breaks."""
+    return text(value[:MAX_MESSAGE_LENGTH], field="error_message") or "Task failed due to an unknown error"
 
 
 def creatable_type(value: TaskType | None) -> TaskType:
@@ -109,13 +124,20 @@ def creatable_type(value: TaskType | None) -> TaskType:
 
 
 def text(value: str, *, field: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
-    """Free text such as a description or message, at most ``limit`` characters."""
+    """Free text such as a description or message: at most ``limit`` characters, no NUL or other
+    control characters but tab and line breaks (both databases store exactly the same text)."""
     if len(value) > limit:
         raise InvalidArgument(
             f"The {field} must be at most {limit} characters.",
             reason="TEXT_TOO_LONG",
             field=field,
             limit=limit,
+        )
+    if _CONTROL.search(value):
+        raise InvalidArgument(
+            f"The {field} must not contain NUL or other control characters.",
+            reason="CONTROL_CHARACTER",
+            field=field,
         )
     return value
 
@@ -145,14 +167,14 @@ def progress(value: float) -> float:
 
 
 def struct(value: dict[str, Any], *, field: str) -> dict[str, Any]:
-    """A parameters or results object, at most ``MAX_STRUCT_BYTES`` of JSON, without NUL characters
-    (PostgreSQL's JSON cannot hold them)."""
-    text = json.dumps(value, separators=(",", ":"))
-    if _has_nul(value):
-        raise InvalidArgument(
-            f"The {field} must not contain NUL characters.", reason="NUL_CHARACTER", field=field
-        )
-    if len(text) > MAX_STRUCT_BYTES:
+    """A parameters or results object: at most ``MAX_STRUCT_BYTES`` of JSON and ``MAX_STRUCT_DEPTH``
+    levels, finite numbers only (JSON has no NaN or Infinity), no NUL characters (PostgreSQL's
+    JSON cannot hold them)."""
+    problem = _struct_problem(value, 0)
+    if problem is not None:
+        reason, message = problem
+        raise InvalidArgument(f"The {field} {message}.", reason=reason, field=field)
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_STRUCT_BYTES:
         raise InvalidArgument(
             f"The {field} must be at most {MAX_STRUCT_BYTES} bytes of JSON.",
             reason="STRUCT_TOO_LARGE",
@@ -163,10 +185,10 @@ def struct(value: dict[str, Any], *, field: str) -> dict[str, Any]:
 
 
 def estimated_duration(value: int | None) -> int | None:
-    """An optional non-negative duration estimate in seconds."""
-    if value is not None and value < 0:
+    """An optional duration estimate in seconds, from 0 to 100 years."""
+    if value is not None and not 0 <= value <= MAX_SPAN.total_seconds():
         raise InvalidArgument(
-            "The estimated duration must not be negative.",
+            "The estimated duration must be between 0 seconds and 100 years.",
             reason="INVALID_DURATION",
             field="estimated_duration_seconds",
         )
@@ -174,10 +196,12 @@ def estimated_duration(value: int | None) -> int | None:
 
 
 def deadline(value: datetime | None, *, now: datetime) -> datetime | None:
-    """An optional task deadline, which must lie in the future."""
-    if value is not None and value <= now:
+    """An optional deadline or expiry, which must lie in the future, within ``MAX_SPAN``."""
+    if value is not None and not now < value <= now + MAX_SPAN:
         raise InvalidArgument(
-            "The expiry must be in the future.", reason="INVALID_EXPIRY", field="expired_at"
+            "The expiry must be in the future, and within 100 years.",
+            reason="INVALID_EXPIRY",
+            field="expired_at",
         )
     return value
 
@@ -226,16 +250,27 @@ def max_age(value: timedelta | None) -> timedelta:
     """A cleanup age: unset means every terminal task; never negative."""
     if value is None:
         return timedelta(0)
-    if value < timedelta(0):
-        raise InvalidArgument("The maximum age must not be negative.", reason="INVALID_AGE", field="max_age")
+    if not timedelta(0) <= value <= MAX_SPAN:
+        raise InvalidArgument(
+            "The maximum age must be between 0 and 100 years.", reason="INVALID_AGE", field="max_age"
+        )
     return value
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
+def _struct_problem(value: Any, depth: int) -> tuple[str, str] | None:
+    """(reason, message) of the first thing a parameters or results value may not hold."""
+    if depth > MAX_STRUCT_DEPTH:
+        return "STRUCT_TOO_DEEP", f"must not nest more than {MAX_STRUCT_DEPTH} levels"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "INVALID_NUMBER", "must hold finite numbers only (no NaN or Infinity)"
+    if isinstance(value, str) and "\x00" in value:
+        return "NUL_CHARACTER", "must not contain NUL characters"
+    items: list[Any] = []
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    for item in items:
+        if (problem := _struct_problem(item, depth + 1)) is not None:
+            return problem
+    return None

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, I
 from contextlib import asynccontextmanager, contextmanager
 
 from drive_service.domain.events import RecordedEvent
-from drive_service.errors import ResyncRequired
+from drive_service.errors import ResyncRequired, Unavailable
 from drive_service.services.ports import Changes, EventLog, TaskCache
 
 _log = logging.getLogger(__name__)
@@ -17,12 +17,27 @@ _log = logging.getLogger(__name__)
 _CATCH_UP_BATCH = 500
 
 
+class _Closing:
+    """Queued for every subscriber when the server stops: its stream ends with UNAVAILABLE."""
+
+
+_CLOSING = _Closing()
+
+
+def _shutting_down() -> Unavailable:
+    return Unavailable(
+        "The server is shutting down; reconnect (to another instance) and watch from your last sequence.",
+        reason="SHUTTING_DOWN",
+    )
+
+
 class Subscription:
     """One subscriber's bounded queue; ``None`` in the queue means "you fell behind, re-read"."""
 
     def __init__(self, account_id: str, capacity: int) -> None:
         self.account_id = account_id
-        self._queue: asyncio.Queue[RecordedEvent | None] = asyncio.Queue(capacity)
+        self._queue: asyncio.Queue[RecordedEvent | _Closing | None] = asyncio.Queue(capacity)
+        self._closed = False
 
     def offer(self, event: RecordedEvent) -> None:
         """Queue ``event`` without ever blocking the publisher.
@@ -30,6 +45,8 @@ class Subscription:
         A full queue is emptied and replaced by one lag marker: the subscriber then reads what it
         missed from the outbox, so a slow reader costs the publisher nothing and loses nothing.
         """
+        if self._closed:
+            return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -37,13 +54,31 @@ class Subscription:
 
     def lagged(self) -> None:
         """Replace whatever is queued by one "re-read the outbox" marker."""
+        self._replace(None)
+
+    def close(self) -> None:
+        """Replace whatever is queued by the end of the stream (the server stops)."""
+        self._replace(_CLOSING)
+        self._closed = True
+
+    def _replace(self, marker: _Closing | None) -> None:
+        if self._closed:
+            return
         while not self._queue.empty():
             self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._queue.put_nowait(marker)
 
     async def next(self) -> RecordedEvent | None:
-        """The next live event, or None when the subscriber must catch up from the log."""
-        return await self._queue.get()
+        """The next live event, or None when the subscriber must catch up from the log.
+
+        Raises:
+            Unavailable: SHUTTING_DOWN once the server stops.
+        """
+        item = await self._queue.get()
+        if isinstance(item, _Closing):
+            self._queue.put_nowait(item)  # for any later call too
+            raise _shutting_down()
+        return item
 
 
 Forwarder = Callable[[Sequence[RecordedEvent]], None]
@@ -58,6 +93,7 @@ class EventHub:
         self._subscribers: dict[str, set[Subscription]] = {}
         self._forwarders: list[Forwarder] = []
         self._newest: dict[str, int] = {}  # the newest sequence handed out, by subscribed account
+        self._closed = False
 
     def forward_to(self, forwarder: Forwarder) -> None:
         """Also hand every locally produced batch to ``forwarder``, which must never block."""
@@ -105,9 +141,23 @@ class EventHub:
             for subscription in group:
                 subscription.lagged()
 
+    def close(self) -> None:
+        """The server stops: every subscriber's stream ends at once with UNAVAILABLE, and no new
+        subscription is taken (clients reconnect elsewhere and replay from their sequence)."""
+        self._closed = True
+        for group in self._subscribers.values():
+            for subscription in group:
+                subscription.close()
+
     @contextmanager
     def subscribe(self, account_id: str) -> Iterator[Subscription]:
-        """Subscribe for the duration of the ``with`` block; always unsubscribes."""
+        """Subscribe for the duration of the ``with`` block; always unsubscribes.
+
+        Raises:
+            Unavailable: SHUTTING_DOWN when the server stops.
+        """
+        if self._closed:
+            raise _shutting_down()
         subscription = Subscription(account_id, self._capacity)
         self._subscribers.setdefault(account_id, set()).add(subscription)
         try:
@@ -118,11 +168,6 @@ class EventHub:
             if not remaining:
                 self._subscribers.pop(account_id, None)
                 self._newest.pop(account_id, None)
-
-    @property
-    def subscriber_count(self) -> int:
-        """Open subscriptions in this process."""
-        return sum(len(group) for group in self._subscribers.values())
 
 
 class Publisher:

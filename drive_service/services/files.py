@@ -73,8 +73,13 @@ class FileManager:
 
         Raises:
             InvalidArgument: INVALID_OFFSET or INVALID_LIMIT (``limit`` None means 50).
+            NotFound: POOL_NOT_FOUND or BUNDLE_NOT_FOUND for a filter naming no pool or bundle.
         """
         offset, limit = valid.page(offset, limit)
+        if pool_id:
+            self._pools.get(pool_id)  # PoolNotFound: nothing can match an unknown pool
+        if bundle_id:
+            valid.bundle_id(bundle_id)
         return await self._store.list_files(account_id, pool_id, bundle_id, offset, limit, now=self._clock())
 
     async def delete_file(self, account_id: str, file_id: str) -> StoredFile:
@@ -323,8 +328,4 @@ def _file_id(value: str) -> str:
 def _bundle_id(value: str) -> str:
     if not value:
         raise InvalidArgument("The bundle id is required.", reason="BUNDLE_ID_REQUIRED", field="bundle_id")
-    if not is_well_formed(value):
-        raise BundleNotFound(value[:64])
-    return value
-
-
+    return valid.bundle_id(value)

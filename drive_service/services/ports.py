@@ -1,22 +1,17 @@
-"""Every interface the services need from the outside world; ``storage/`` implements them.
-
-The services import nothing from ``storage/``: the composition root (``bootstrap.py``) chooses an
-implementation of each port (SQL, Redis, local disk, gRPC) and ``storage/memory.py`` holds
-in-memory twins for fast unit tests of the use cases.
-
-Writes return a :class:`Changes`: what the committed transaction did that others must hear of.
-The manager that made the write hands it to the :class:`EventPublisher` right after the commit.
-"""
+"""Every interface the services need from the outside world. ``storage/`` implements them (SQL,
+Redis, disk, gRPC; ``storage/memory`` holds in-memory twins for unit tests), ``bootstrap.py``
+chooses which. Writes return their ``Changes``; the manager that made the write hands them to the
+``EventPublisher`` right after the commit."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from drive_service.domain.events import Changes as Changes  # what every write returns
 from drive_service.domain.events import Event, RecordedEvent
 from drive_service.domain.files import Bundle, StoredFile, Upload, Usage
 from drive_service.domain.rate_limits import RateLimit
@@ -24,42 +19,19 @@ from drive_service.domain.ring import Notification, Packet
 from drive_service.domain.tasks import Task, TaskStats, TaskStatus
 from drive_service.domain.uploads import ChunkReceipt, UploadStats
 from drive_service.domain.validation import TaskQuery
+from drive_service.errors import BlobMissing as BlobMissing  # raised by BlobStore.read
 
 #: The time now (UTC, timezone-aware); tests inject a clock they move by hand.
 Clock = Callable[[], datetime]
-
 #: Bytes-like data (bytes, bytearray or memoryview), written without a copy.
 Data = bytes | bytearray | memoryview
-
 #: A pure change of a locked task: the updated task and the events describing the change.
 TaskChange = Callable[[Task], tuple[Task, Sequence[Event]]]
-
 #: A pure change of a locked upload: new task, new upload and the events describing the change.
 UploadChange = Callable[[Task, Upload], tuple[Task, Upload, Sequence[Event]]]
-
 #: Deletes the bytes of a blob that no file references any more: (pool_id, key). Called inside
 #: the transaction that dropped the last reference, while the blob row is still locked.
 BlobRelease = Callable[[str, str], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class Changes:
-    """What one committed write did that others must hear of: the tasks whose cached copies are
-    now stale, and the events it recorded in the outbox (in sequence order per account)."""
-
-    touched_tasks: set[str] = field(default_factory=set)
-    events: list[RecordedEvent] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.touched_tasks or self.events)
-
-    def merge(self, other: Changes) -> None:
-        """Add what ``other`` changed."""
-        self.touched_tasks |= other.touched_tasks
-        self.events += other.events
-
-
-# --- tasks -------------------------------------------------------------------------------
 
 
 class TaskStore(Protocol):
@@ -72,12 +44,8 @@ class TaskStore(Protocol):
         """The caller's task read from the database, or None (unknown or another account's)."""
 
     async def change(self, account_id: str, task_id: str, change: TaskChange) -> tuple[Task, Changes]:
-        """Lock the caller's task, apply ``change`` and store the result with its events.
-
-        Raises:
-            TaskNotFound: no such task for this account.
-            DriveError: whatever ``change`` raises; nothing is written then.
-        """
+        """Lock the caller's task, apply ``change`` and store the result with its events. Raises
+        TaskNotFound, or whatever ``change`` raises (nothing is written then)."""
 
     async def find(self, account_id: str, query: TaskQuery) -> tuple[list[Task], int]:
         """One page of the caller's tasks and the total number matching the filters."""
@@ -107,12 +75,8 @@ class WorkerStore(Protocol):
         """Lease up to ``limit`` claimable tasks (highest priority, then oldest), counting an attempt."""
 
     async def change_leased(self, task_id: str, token: str, change: TaskChange) -> tuple[Task, Changes]:
-        """Apply ``change`` to a task this attempt still holds; a completion also publishes the
-        attempt's hidden outputs in the same transaction.
-
-        Raises:
-            LeaseLost: the token does not hold the task any more (nothing is written).
-        """
+        """Apply ``change`` to a task this attempt still holds (a completion also makes the attempt's
+        hidden outputs visible, in the same transaction). Raises LeaseLost, writing nothing."""
 
     async def rescue(self, task_id: str, change: TaskChange) -> tuple[Task, Changes] | None:
         """Apply ``change`` whatever the lease; None when the task is gone or busy elsewhere."""
@@ -135,9 +99,6 @@ class TaskCache(Protocol):
 
     async def retry_pending(self) -> None:
         """Make the invalidations that could not be made earlier (the cache was unreachable)."""
-
-
-# --- events ------------------------------------------------------------------------------
 
 
 class EventLog(Protocol):
@@ -187,9 +148,6 @@ class Buckets(Protocol):
         A store that cannot answer (Redis away) lets the call through rather than failing it."""
 
 
-# --- uploads -----------------------------------------------------------------------------
-
-
 class ChunkUnit(Protocol):
     """One write transaction receiving chunks of one upload (see ``UploadStore.receiving``)."""
 
@@ -199,11 +157,7 @@ class ChunkUnit(Protocol):
 
     async def claim(self, receipt: ChunkReceipt) -> None:
         """Insert the chunk's receipt: of two writers of one chunk exactly one gets it (the other
-        waits until the first commits or rolls back).
-
-        Raises:
-            ChunkAlreadyUploaded: another call stored (or is storing) this chunk.
-        """
+        waits until the first ends). Raises ChunkAlreadyUploaded."""
 
     async def apply(self, change: UploadChange) -> tuple[Task, Upload]:
         """Lock the upload, apply ``change`` to it as it now stands and store the result."""
@@ -267,12 +221,8 @@ class UploadStore(Protocol):
         """(time, size) of the chunks received since ``since``."""
 
     def receiving(self, account_id: str, task_id: str) -> AbstractAsyncContextManager[ChunkUnit]:
-        """A write transaction for storing chunks of the caller's upload: it commits when the
-        block ends normally and rolls back on any exception.
-
-        Raises:
-            TaskNotFound: no such upload for this account (on entering).
-        """
+        """A write transaction storing chunks of the caller's upload: committed when the block ends
+        normally, rolled back on any exception. Raises TaskNotFound on entering."""
 
     def unit(self, account_id: str) -> AbstractAsyncContextManager[UploadUnit]:
         """A write transaction for several steps of one use case (create, complete)."""
@@ -280,11 +230,7 @@ class UploadStore(Protocol):
     async def change(
         self, account_id: str, task_id: str, change: UploadChange
     ) -> tuple[Task, Upload, Changes]:
-        """Lock the caller's upload, apply ``change`` and store the result with its events.
-
-        Raises:
-            TaskNotFound: no such upload for this account.
-        """
+        """Lock the caller's upload, apply ``change`` and store it with its events. Raises TaskNotFound."""
 
     async def stats(self, account_id: str) -> UploadStats:
         """Counts by status, bytes received and the mean progress of running uploads."""
@@ -297,9 +243,6 @@ class UploadStore(Protocol):
 
     async def staged_task_ids(self, task_ids: Sequence[str]) -> set[str]:
         """Which of ``task_ids`` are uploads still in progress (their staging must stay)."""
-
-
-# --- files -------------------------------------------------------------------------------
 
 
 class FileStore(Protocol):
@@ -324,15 +267,11 @@ class FileStore(Protocol):
         """A page of the caller's files live at ``now`` (newest first) and the matching total."""
 
     async def delete_file(self, account_id: str, file_id: str, release: BlobRelease) -> StoredFile:
-        """Delete the caller's file and drop its blob reference.
+        """Delete the caller's file and drop its blob reference. Raises FileNotFound.
 
         A blob whose count reaches 0 loses its row, and ``release(pool_id, key)`` deletes its
-        bytes inside the same transaction, while the row lock keeps a concurrent upload of the
-        same content waiting (it then stores the bytes anew).
-
-        Raises:
-            FileNotFound: no such file for this account.
-        """
+        bytes in the same transaction, while the row lock keeps a concurrent upload of the same
+        content waiting (it then stores the bytes anew)."""
 
     async def expired_files(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(account_id, file_id) of files whose expiry has passed (own or their bundle's)."""
@@ -356,11 +295,7 @@ class FileStore(Protocol):
         """A page of the caller's bundles and their total."""
 
     async def delete_bundle(self, account_id: str, bundle_id: str) -> None:
-        """Delete the caller's bundle; its files stay and lose their bundle_id.
-
-        Raises:
-            BundleNotFound: no such bundle for this account.
-        """
+        """Delete the caller's bundle (its files stay, without bundle). Raises BundleNotFound."""
 
 
 class OutputStore(Protocol):
@@ -370,20 +305,13 @@ class OutputStore(Protocol):
         self, file: StoredFile, task_id: str, lease_token: str, place: Callable[[bool], Awaitable[None]]
     ) -> None:
         """Insert a hidden output of the task's running attempt; ``place(existed)`` puts the bytes
-        in place while the blob row is locked.
-
-        Raises:
-            LeaseLost: ``lease_token`` no longer holds the task.
-        """
+        in place while the blob row is locked. Raises LeaseLost."""
 
     async def discard_stray_outputs(
         self, task_id: str, lease_token: str, keep: frozenset[str], release: BlobRelease
     ) -> int:
         """Delete the task's hidden outputs not in ``keep`` while the lease holds; how many went.
-
-        Raises:
-            LeaseLost: ``lease_token`` no longer holds the task.
-        """
+        Raises LeaseLost."""
 
     async def discard_outputs(self, task_id: str, release: BlobRelease) -> int:
         """Delete the task's hidden outputs and drop their blob references."""
@@ -402,19 +330,13 @@ class OutputStore(Protocol):
     ) -> StoredFile:
         """Move a file to another pool and/or bundle: the new pool's reference first (``place``
         copies the bytes when it lacks them), then the old one dropped, in one transaction.
-
-        Raises:
-            FileNotFound: no such file for this account.
-        """
+        Raises FileNotFound."""
 
     async def set_expiry(self, account_id: str, file_id: str, expired_at: datetime | None) -> None:
         """Change a file's own expiry. Raises FileNotFound."""
 
     async def file_ids_in_pool(self, account_id: str, pool_id: str, after: str, limit: int) -> list[str]:
         """Ids of the account's visible files in the pool with ids after ``after``, ascending."""
-
-    async def pending_outputs(self, task_id: str) -> list[str]:
-        """Ids of the files the task's attempts created that are not yet visible."""
 
 
 class BlobStore(Protocol):
@@ -455,12 +377,8 @@ class BlobStore(Protocol):
         """Store ``blocks`` as a new blob under a fresh random key; returns (key, size)."""
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Bytes ``[offset, offset + length)`` of the blob (to its end when ``length`` is None),
-        in blocks of at most 1 MiB.
-
-        Raises (while iterating):
-            BlobMissing: the blob does not exist.
-        """
+        """Bytes ``[offset, offset + length)`` of the blob (to its end when ``length`` is None), in
+        blocks of at most 1 MiB; BlobMissing (while iterating) when it does not exist."""
 
     async def delete_blob(self, key: str) -> None:
         """Remove a blob (no error when already gone)."""
@@ -470,10 +388,6 @@ class BlobStore(Protocol):
 
     async def probe(self) -> None:
         """Check the medium answers and is writable; raises when not."""
-
-
-class BlobMissing(Exception):
-    """A blob that should exist is not in its store."""
 
 
 class BlobStores(Protocol):

@@ -12,6 +12,7 @@ from drive_service.domain import uploads as rules
 from drive_service.domain.files import Upload
 from drive_service.domain.tasks import Task
 from drive_service.errors import AlreadyExists, ChunksMissing, InvalidArgument
+from drive_service.services.buffers import FairBuffers
 from drive_service.services.ports import Data
 
 #: Stores one whole chunk (durable and recorded) and returns the upload as it then stands; the
@@ -84,14 +85,17 @@ class StreamReceiver:
 
     Memory is bounded process-wide by ``buffers``: a permit is taken before the stream reads a
     message that may start a chunk and is given back once that chunk is written (or dropped), so
-    a stream waiting for a permit reads nothing and gRPC flow control holds its sender. Receiving
+    a stream waiting for a permit reads nothing and gRPC flow control holds its sender. Permits
+    are shared fairly between accounts (see FairBuffers): one account's streams, idle or slow,
+    hold at most its share. Receiving
     the next chunk overlaps writing the previous one, with at most one write in flight: a chunk is
     written only after the previous one was stored (or skipped), and every write has ended before
     the stream answers. Chunks stored before an error stay stored (the upload is resumable).
     """
 
-    def __init__(self, buffers: asyncio.Semaphore, store: StoreChunk) -> None:
+    def __init__(self, buffers: FairBuffers, account_id: str, store: StoreChunk) -> None:
         self._buffers = buffers
+        self._account_id = account_id
         self._store = store
         self._held = False  # a permit for the chunk being gathered (or the next message)
         self._writing: asyncio.Task[tuple[Task, Upload]] | None = None
@@ -149,7 +153,7 @@ class StreamReceiver:
         finally:
             if self._held:
                 self._held = False
-                self._buffers.release()
+                self._buffers.release(self._account_id)
             if self._writing is not None:  # leaving early: the chunk already received still lands
                 writing, self._writing = self._writing, None
                 writing.add_done_callback(_consume)
@@ -157,7 +161,7 @@ class StreamReceiver:
 
     async def _hold(self) -> None:
         if not self._held:
-            await self._buffers.acquire()
+            await self._buffers.acquire(self._account_id)
             self._held = True
 
     async def _write(self, task_id: str, chunk: _Chunk) -> tuple[Task, Upload]:
@@ -166,7 +170,7 @@ class StreamReceiver:
             computed = chunk.computed if chunk.crc is not None else None
             return await self._store(task_id, chunk.index, chunk.buffer, chunk.crc, computed)
         finally:
-            self._buffers.release()
+            self._buffers.release(self._account_id)
 
     async def _harvest(self, task: Task, upload: Upload) -> tuple[Task, Upload]:
         """Wait for the write in flight; the upload as it stands after it."""

@@ -14,14 +14,16 @@ import google_crc32c
 from drive_service import crypto
 from drive_service.domain import events as ev
 from drive_service.domain import uploads as rules
+from drive_service.domain import validation as valid
 from drive_service.domain.events import Event
 from drive_service.domain.files import Bundle, StoredFile, Upload
 from drive_service.domain.ids import new_id
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status
 from drive_service.domain.uploads import UploadStats
-from drive_service.errors import BundleNotFound, DriveError, InvalidArgument, InvalidTaskState, TaskNotFound
+from drive_service.errors import BundleNotFound, DriveError, InvalidTaskState, TaskNotFound
 from drive_service.pools import PoolRegistry
+from drive_service.services.buffers import FairBuffers
 from drive_service.services.completion import UploadCompleter
 from drive_service.services.digests import Feed, PrefixDigests
 from drive_service.services.ports import BlobStores, Clock, Data, EventPublisher, FileStore, UploadStore
@@ -40,9 +42,13 @@ class UploadLimits:
     max_chunk_size: int
     default_quota: int
     master_key: bytes
+    #: Largest file an upload may declare (UPLOAD_MAX_FILE_SIZE).
+    max_file_size: int = 1 << 40
     upload_events: bool = True
-    #: Chunk buffers that UploadChunks streams may gather or write at once (process-wide).
+    #: Chunk buffers that UploadChunks streams may gather or write at once (process-wide), and
+    #: of those, what the streams of one account may hold.
     max_buffered_chunks: int = 8
+    max_buffered_chunks_per_account: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +80,7 @@ class UploadManager:
         self._events = events
         self._clock = clock
         self._limits = limits
-        self._buffers = asyncio.Semaphore(limits.max_buffered_chunks)
+        self._buffers = FairBuffers(limits.max_buffered_chunks, limits.max_buffered_chunks_per_account)
         self._digests = PrefixDigests()
         self._completer = UploadCompleter(
             store,
@@ -93,7 +99,7 @@ class UploadManager:
         """Check the request (shape, pool, policy, bundle, quota), answer a dedup hit, or start
         an upload (an IN_PROGRESS task; ``task.created`` is sent)."""
         name = rules.file_name(request.file_name)
-        size = rules.file_size(request.file_size)
+        size = rules.file_size(request.file_size, self._limits.max_file_size)
         content_type = rules.content_type(request.content_type)
         sha256 = rules.sha256_hex(request.hash)
         plan = rules.chunk_plan(
@@ -103,12 +109,9 @@ class UploadManager:
             maximum=self._limits.max_chunk_size,
         )
         now = self._clock()
-        if request.expired_at is not None and request.expired_at <= now:
-            raise InvalidArgument(
-                "The expiry must be in the future.", reason="INVALID_EXPIRY", field="expired_at"
-            )
+        valid.deadline(request.expired_at, now=now)
         pool = self._pools.get(request.pool_id or None)
-        encrypted = bool(request.encrypt_password)
+        encrypted = bool(rules.password(request.encrypt_password))
         pool.check_upload(
             account_id=caller.account_id,
             tier=caller.tier,
@@ -116,7 +119,7 @@ class UploadManager:
             content_type=content_type,
             encrypted=encrypted,
         )
-        bundle_id = request.bundle_id or None
+        bundle_id = valid.bundle_id(request.bundle_id) if request.bundle_id else None
         cost = size * pool.cost_multiplier
         wrapped_key = salt = None
         if encrypted:
@@ -213,7 +216,7 @@ class UploadManager:
         chunk arrives; at most ``max_buffered_chunks`` chunk buffers exist in the process at once
         (see StreamReceiver). Chunks stored before an error stay stored (the upload is resumable).
         """
-        receiver = StreamReceiver(self._buffers, functools.partial(self.upload_chunk, account_id))
+        receiver = StreamReceiver(self._buffers, account_id, functools.partial(self.upload_chunk, account_id))
         return await receiver.receive(pieces, lambda task_id: self.get(account_id, task_id))
 
     async def upload_file(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drive_service import audit
 from drive_service.domain import events as ev
 from drive_service.domain.events import Event
 from drive_service.domain.ids import new_id
@@ -117,10 +118,16 @@ class Worker:
         claimed, changes = await self._store.claim(self._types, limit, self._clock(), lease, token)
         await self._events.publish(changes)
         for task in claimed:
+            _audit("worker.attempt", task, "STARTED")
             attempt = asyncio.create_task(self._attempt(task))
             self._running.add(attempt)
             attempt.add_done_callback(self._finished)
         return claimed
+
+    async def drain(self) -> None:
+        """Wait until the attempts running now have ended (their outcomes recorded and published)."""
+        while self._running:
+            await asyncio.wait(set(self._running))
 
     def _finished(self, attempt: asyncio.Task[None]) -> None:
         self._running.discard(attempt)
@@ -218,9 +225,11 @@ class Worker:
             return done, [*events, ev.completed(done)]
 
         try:
-            await self._leased(task_id, token, complete)
+            task = await self._leased(task_id, token, complete)
         except LeaseLost:
             await self._stopped(task_id)  # a late completion of a rescued task is refused
+            return
+        _audit("worker.complete", task, "OK")
 
     async def _end(self, task_id: str, token: str, message: str, *, retry: bool) -> None:
         """Finish an attempt that failed: back to the queue with backoff, or FAILED for good."""
@@ -233,6 +242,7 @@ class Worker:
         except LeaseLost:
             await self._stopped(task_id)
             return
+        _audit("worker.fail", task, "FAILED" if task.status is TaskStatus.FAILED else "RETRY_SCHEDULED")
         if task.status is TaskStatus.FAILED:
             await self._discard_outputs(task_id)
 
@@ -258,6 +268,7 @@ class Worker:
             await self._events.publish(changes)
             if not changes.events and task.status is not TaskStatus.PENDING:
                 continue
+            _audit("worker.rescue", task, "FAILED" if task.status is TaskStatus.FAILED else "REQUEUED")
             if task.status is TaskStatus.FAILED:
                 await self._discard_outputs(task_id)
             rescued += 1
@@ -310,3 +321,12 @@ class Worker:
         except Exception:
             _log.exception("worker loop step failed")
             return None
+
+
+def _audit(action: str, task: Task, outcome: str) -> None:
+    audit.record(
+        action,
+        account_id=task.account_id,
+        outcome=outcome,
+        targets={"task_id": task.task_id, "type": task.type.value, "attempt": str(task.attempts)},
+    )

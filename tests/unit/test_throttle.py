@@ -1,4 +1,4 @@
-"""The progress-event throttle (DESIGN §6) with explicit times."""
+"""The progress-event throttle (docs/contract.md#events) with explicit times."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The task state machine of DESIGN §5."""
+"""The task state machine (docs/contract.md#tasks)."""
 
 from __future__ import annotations
 

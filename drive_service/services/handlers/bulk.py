@@ -25,6 +25,8 @@ from typing import Any
 from drive_service.domain.files import StoredFile
 from drive_service.domain.pools import Pool
 from drive_service.domain.tasks import TaskType
+from drive_service.domain.validation import deadline
+from drive_service.errors import InvalidArgument
 from drive_service.services.handlers import TaskContext, TaskFailed
 from drive_service.services.handlers.move import (
     check_placement,
@@ -127,10 +129,11 @@ async def _plan(ctx: TaskContext) -> _Plan:
 
 
 def _expiry(value: object) -> datetime | None:
-    """An ISO-8601 time with an offset, in the future (wall clock), or None."""
+    """An ISO-8601 time with an offset, in the future (wall clock) and within 100 years, or None."""
     if value is None:
         return None
     problem = "operationParameters.expiredAt must be an ISO-8601 time with a UTC offset, or null."
+    out_of_range = "operationParameters.expiredAt must be in the future, and within 100 years."
     if not isinstance(value, str) or len(value) > 64:
         raise TaskFailed(problem)
     try:
@@ -139,9 +142,10 @@ def _expiry(value: object) -> datetime | None:
         raise TaskFailed(problem) from None
     if moment.tzinfo is None:
         raise TaskFailed(problem)
-    if moment <= datetime.now(UTC):
-        raise TaskFailed("operationParameters.expiredAt must be in the future.")
-    return moment.astimezone(UTC)
+    try:
+        return deadline(moment.astimezone(UTC), now=datetime.now(UTC))
+    except (OverflowError, InvalidArgument):  # beyond what a datetime holds in UTC, or too far
+        raise TaskFailed(out_of_range) from None
 
 
 async def _apply(ctx: TaskContext, plan: _Plan, file: StoredFile) -> None:

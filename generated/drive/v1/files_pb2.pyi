@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -137,6 +138,18 @@ class DeleteFileResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ReadFileRequest(_message.Message):
+    __slots__ = ("file_id", "offset", "length", "password")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    offset: int
+    length: int
+    password: str
+    def __init__(self, file_id: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., password: _Optional[str] = ...) -> None: ...
+
+class ReadFileContentRequest(_message.Message):
     __slots__ = ("file_id", "offset", "length", "password")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]

@@ -79,6 +79,9 @@ class StatsServiceServicer:
     def GetTaskStats(self, request, context):
         """Returns counts and averages over all the caller's tasks.
 
+        Its path overlaps TaskService.GetTask (`GET /api/tasks/{task_id}`); a gateway must match
+        this literal path first (see GetTask).
+
         Errors: only the common ones above.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -200,10 +200,12 @@ class CancelTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class CleanupTasksRequest(_message.Message):
-    __slots__ = ("max_age",)
+    __slots__ = ("max_age", "max_age_seconds")
     MAX_AGE_FIELD_NUMBER: _ClassVar[int]
+    MAX_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     max_age: _duration_pb2.Duration
-    def __init__(self, max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    max_age_seconds: int
+    def __init__(self, max_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_age_seconds: _Optional[int] = ...) -> None: ...
 
 class CleanupTasksResponse(_message.Message):
     __slots__ = ("deleted_count",)
@@ -212,12 +214,14 @@ class CleanupTasksResponse(_message.Message):
     def __init__(self, deleted_count: _Optional[int] = ...) -> None: ...
 
 class WaitTaskRequest(_message.Message):
-    __slots__ = ("task_id", "timeout")
+    __slots__ = ("task_id", "timeout", "timeout_seconds")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     timeout: _duration_pb2.Duration
-    def __init__(self, task_id: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    timeout_seconds: int
+    def __init__(self, task_id: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class WaitTaskResponse(_message.Message):
     __slots__ = ("task", "timed_out")

@@ -135,6 +135,11 @@ class TaskServiceServicer:
     def GetTask(self, request, context):
         """Returns one of the caller's tasks.
 
+        Over HTTP this path overlaps StatsService.GetTaskStats (`GET /api/tasks/stats`): a gateway
+        must give the literal `stats` precedence over `{task_id}` (Envoy's transcoder does; with
+        grpc-gateway, register StatsService's handlers so that they match first). No task id is ever
+        "stats" (ids are 21 characters).
+
         Errors: NOT_FOUND when the task does not exist (an empty or malformed task_id included) or
         belongs to another account.
         """
@@ -220,9 +225,12 @@ class TaskServiceServicer:
 
     def CleanupTasks(self, request, context):
         """Deletes the caller's terminal tasks (COMPLETED, FAILED, CANCELLED, EXPIRED; uploads
-        included) whose last update is older than max_age. Files produced by tasks are kept.
+        included) whose last update is older than max_age (or max_age_seconds). Files produced by
+        tasks are kept. Over HTTP pass `?maxAgeSeconds=3600`: not every transcoder reads a Duration
+        from a query string.
 
-        Errors: INVALID_ARGUMENT when max_age is negative.
+        Errors: INVALID_ARGUMENT when the age is negative or both max_age and max_age_seconds are
+        set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -231,8 +239,10 @@ class TaskServiceServicer:
     def WaitTask(self, request, context):
         """Waits until the task is terminal or the timeout passes, then returns its current state.
         Returns at once when the task is already terminal. Set the call deadline above the timeout.
+        Over HTTP: `GET /api/tasks/{task_id}/wait?timeoutSeconds=60`.
 
-        Errors: INVALID_ARGUMENT when timeout is negative; NOT_FOUND.
+        Errors: INVALID_ARGUMENT when the timeout is negative or both timeout and timeout_seconds
+        are set; NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -243,6 +253,13 @@ class TaskServiceServicer:
         caller's stored events after that sequence are replayed first, then the stream goes live
         without gaps or duplicates. The stream ends only when the client cancels it or the server
         shuts down (UNAVAILABLE: reconnect with the last sequence seen).
+
+        The initial metadata `x-watch: subscribed` is sent once the subscription is live: events
+        caused after it arrives are never missed.
+
+        Over HTTP: `GET /api/tasks:watch?afterSequence=N&taskIds=...&types=...` answers a stream of
+        JSON lines, one WatchTasksResponse (`{"event": {...}}`) per line. The path is a custom verb
+        so that it cannot collide with `GET /api/tasks/{task_id}`.
 
         Errors: INVALID_ARGUMENT when after_sequence is negative or a types entry is UNSPECIFIED.
         """
