@@ -10,8 +10,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from drive_service.app import App
-from tests.support import (
+# Before tests.support is imported: its assertions (expect_error, error_reason, ...) then show the
+# values that differ, as assertions in test modules do.
+pytest.register_assert_rewrite("tests.support")
+
+from drive_service.app import App  # noqa: E402
+from tests.support import (  # noqa: E402
     BACKEND_NAMES,
     PG_ENV,
     Client,

@@ -20,7 +20,9 @@ IMAGES = "22222222-2222-4222-8222-222222222222"
 PRIVATE = "33333333-3333-4333-8333-333333333333"
 VIP = "44444444-4444-4444-8444-444444444444"
 OWNER = "55555555-5555-4555-8555-555555555555"
+CLOSED = "66666666-6666-4666-8666-666666666666"
 DENIED = grpc.StatusCode.PERMISSION_DENIED
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 
 def _pools_file(directory: Path) -> Path:
@@ -40,6 +42,13 @@ def _pools_file(directory: Path) -> Path:
             "policy": {"public_usable": False, "hidden": True},
         },
         {"id": VIP, "name": "VIP", "storage": {"path": "vip"}, "policy": {"require_privilege": 3}},
+        {
+            "id": CLOSED,
+            "name": "Closed",
+            "owner": OWNER,
+            "storage": {"path": "closed"},
+            "policy": {"public_usable": False},
+        },
     ]
     path = directory / "pools.json"
     path.write_text(json.dumps({"pools": pools}))
@@ -65,19 +74,24 @@ async def policy_client(policy_server: App) -> AsyncIterator[Client]:
 
 
 @pytest.mark.parametrize(
-    ("fields", "reason"),
+    ("fields", "code", "reason"),
     [
-        ({"pool_id": IMAGES, "content_type": "video/mp4"}, "CONTENT_TYPE_NOT_ALLOWED"),
+        ({"pool_id": IMAGES, "content_type": "video/mp4"}, DENIED, "CONTENT_TYPE_NOT_ALLOWED"),
         (
             {"pool_id": IMAGES, "content_type": "image/png", "encrypt_password": "s3cret"},
+            DENIED,
             "ENCRYPTION_NOT_ALLOWED",
         ),
-        ({"pool_id": PRIVATE}, "POOL_NOT_USABLE"),
-        ({"pool_id": VIP}, "INSUFFICIENT_PRIVILEGE"),
+        ({"pool_id": CLOSED}, DENIED, "POOL_NOT_USABLE"),
+        # Hidden and not usable: the caller must not learn that it exists (Pool.check_upload).
+        ({"pool_id": PRIVATE}, NOT_FOUND, "POOL_NOT_FOUND"),
+        ({"pool_id": VIP}, DENIED, "INSUFFICIENT_PRIVILEGE"),
     ],
 )
-async def test_pool_policy_refusals(policy_client: Client, fields: dict[str, object], reason: str) -> None:
-    await expect_error(create(policy_client, payload(CHUNK), **fields), DENIED, reason)
+async def test_pool_policy_refusals(
+    policy_client: Client, fields: dict[str, object], code: grpc.StatusCode, reason: str
+) -> None:
+    await expect_error(create(policy_client, payload(CHUNK), **fields), code, reason)
 
 
 async def test_pool_policy_acceptances(policy_server: App) -> None:
