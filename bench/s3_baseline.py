@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python -m bench.s3_baseline            # 1 GiB objects (~3 min)
     .venv/bin/python -m bench.s3_baseline --quick    # 256 MiB objects (<1 min)
 
-A moto server runs as a child process on loopback (``tests/s3server.py``); the benchmark process
+A moto server runs as a child process on loopback (``tests/support/s3server.py``); the benchmark process
 is its only client. Each figure prints the adapter's rate, the plain aiobotocore rate measured in
 the same run with the same bytes, and their ratio: these are the baselines of issue 10's figures
 ("S3 pool upload vs plain multipart upload: ratio >= 0.8; ReadFile vs plain ranged GET >= 0.8").
@@ -35,7 +35,7 @@ from drive_service.storage.s3 import Part, S3Store
 TARGET = 0.8  # issue 10's ratio for both figures
 BLOCK = 1 * MIB  # read block size: ReadFile's message size
 DISTINCT_PARTS = 8  # prebuilt part buffers, used in turn (S3 does not deduplicate)
-CODE_PATHS = ("drive_service/storage/s3", "bench/s3_baseline.py", "tests/s3server.py")
+CODE_PATHS = ("drive_service/storage/s3", "bench/s3_baseline.py", "tests/support/s3server.py")
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,7 @@ async def figure_verify(config: Config, server: Any, store: S3Store) -> Outcome:
 
 
 async def run(config: Config) -> list[Outcome]:
-    from tests.s3server import S3Server  # the test helper: a moto server child process
+    from tests.support.s3server import S3Server  # the test helper: a moto server child process
 
     outcomes = []
     async with S3Server(bucket="drive-bench") as server, plain_client(server) as client:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from drive_service.domain.pools import ObjectStorage, Pool, PoolPolicy
+from drive_service.domain.pools import S3_MIN_PART_SIZE, ObjectStorage, Pool, PoolPolicy
 from drive_service.env_reader import ConfigError
 from drive_service.errors import PoolNotFound
 
@@ -19,7 +19,8 @@ VARIABLE = "DRIVE_POOLS_FILE"
 DEFAULT_POOL_ID = "00000000-0000-4000-8000-000000000001"
 #: The keys an s3 ``storage`` table may have.
 _S3_KEYS = frozenset(
-    "kind bucket prefix endpoint region access_key_id secret_access_key addressing min_part_size".split()
+    {"kind", "bucket", "prefix", "endpoint", "region", "addressing", "min_part_size"}
+    | {"access_key_id", "secret_access_key"}
 )
 
 
@@ -93,7 +94,7 @@ def _object_storage(storage: dict[str, Any]) -> ObjectStorage:
         access_key_id=text("access_key_id"),
         secret_access_key=text("secret_access_key"),
         addressing=text("addressing"),
-        min_part_size=int(storage.get("min_part_size", ObjectStorage.min_part_size)),
+        min_part_size=int(storage.get("min_part_size", S3_MIN_PART_SIZE)),
     )
 
 

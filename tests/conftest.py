@@ -1,23 +1,32 @@
-"""Fixtures: one real server per database backend, fresh accounts per test."""
+"""Fixtures: one real server per database backend, fresh accounts per test (helpers live in
+``tests.support``; test modules use these fixtures, never import this file)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
 
-from drive.v1 import files_pb2_grpc, stats_pb2_grpc, tasks_pb2_grpc, uploads_pb2_grpc
-from drive_service.app import App
-from tests.support import PG_ENV, auth, new_account, postgres_database, running_app, settings_for, token_for
+# Before tests.support is imported: its assertions (expect_error, error_reason, ...) then show the
+# values that differ, as assertions in test modules do.
+pytest.register_assert_rewrite("tests.support")
 
-BACKENDS = ["sqlite", "postgres"]
+from drive_service.app import App  # noqa: E402
+from tests.support import (  # noqa: E402
+    BACKEND_NAMES,
+    PG_ENV,
+    Client,
+    make_client,
+    postgres_database,
+    running_app,
+    settings_for,
+)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKEND_NAMES)
 def backend(request: pytest.FixtureRequest) -> str:
     """Every API test runs once per database backend; PostgreSQL needs DRIVE_TEST_DATABASE_URL."""
     if request.param == "postgres" and not os.environ.get(PG_ENV):
@@ -46,31 +55,6 @@ async def channel(server: App) -> AsyncIterator[grpc.aio.Channel]:
     """A real channel to the shared server."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as open_channel:
         yield open_channel
-
-
-@dataclass(frozen=True)
-class Client:
-    """Stubs plus the bearer metadata of one fresh account."""
-
-    account_id: str
-    metadata: tuple[tuple[str, str], ...]
-    tasks: tasks_pb2_grpc.TaskServiceStub
-    stats: stats_pb2_grpc.StatsServiceStub
-    uploads: uploads_pb2_grpc.UploadServiceStub
-    files: files_pb2_grpc.FileServiceStub
-
-
-def make_client(app: App, open_channel: grpc.aio.Channel) -> Client:
-    """A client for a brand-new account on ``app``."""
-    account = new_account()
-    return Client(
-        account_id=account,
-        metadata=auth(token_for(app.settings, account)),
-        tasks=tasks_pb2_grpc.TaskServiceStub(open_channel),
-        stats=stats_pb2_grpc.StatsServiceStub(open_channel),
-        uploads=uploads_pb2_grpc.UploadServiceStub(open_channel),
-        files=files_pb2_grpc.FileServiceStub(open_channel),
-    )
 
 
 @pytest.fixture

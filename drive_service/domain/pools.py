@@ -22,6 +22,10 @@ class PoolPolicy:
     default_expiry: timedelta | None = None
 
 
+#: S3's smallest part but the last of a multipart upload.
+S3_MIN_PART_SIZE = 5 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectStorage:
     """An S3-compatible bucket holding a pool's bytes, as the pools file gives it. Without keys
@@ -35,7 +39,7 @@ class ObjectStorage:
     secret_access_key: str | None = field(default=None, repr=False)
     addressing: str | None = None
     #: The store's smallest part but the last (S3's 5 MiB; lower only for stores that allow it).
-    min_part_size: int = 5 * 1024 * 1024
+    min_part_size: int = S3_MIN_PART_SIZE
 
 
 @dataclass(frozen=True, slots=True)

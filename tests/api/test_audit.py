@@ -12,8 +12,8 @@ import pytest
 
 from drive.v1 import task_enums_pb2, tasks_pb2
 from drive_service import audit, logs
-from tests.api.uploading import complete, create, payload, send_all
-from tests.conftest import Client
+from tests.support import Client
+from tests.support.uploading import complete, create, payload, send_all
 
 SECRET = "correct horse battery staple"
 

@@ -11,9 +11,8 @@ import pytest
 
 from drive.v1 import stats_pb2, tasks_pb2
 from drive_service.app import App
-from tests.api.test_tasks import ACTIONS, create, expect_error
-from tests.conftest import Client
-from tests.support import auth
+from tests.support import Client, auth, expect_error
+from tests.support.tasks import ACTIONS, create
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 

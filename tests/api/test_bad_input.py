@@ -7,8 +7,8 @@ import pytest
 
 from drive.v1 import task_enums_pb2 as enums
 from drive.v1 import tasks_pb2
-from tests.api.test_tasks import create, expect_error
-from tests.conftest import Client
+from tests.support import Client, expect_error
+from tests.support.tasks import create
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -77,9 +77,12 @@ async def test_list_rejects(client: Client, fields: dict[str, object], reason: s
     )
 
 
-async def test_list_limit_bounds_accepted(client: Client) -> None:
-    for limit in (1, 1000):
-        await client.tasks.ListTasks(tasks_pb2.ListTasksRequest(limit=limit), metadata=client.metadata)
+@pytest.mark.parametrize(("limit", "page"), [(1, 1), (1000, 2)])
+async def test_list_limit_bounds_accepted(client: Client, limit: int, page: int) -> None:
+    await create(client, "one")
+    await create(client, "two")
+    listed = await client.tasks.ListTasks(tasks_pb2.ListTasksRequest(limit=limit), metadata=client.metadata)
+    assert (len(listed.tasks), listed.total) == (page, 2)  # the limit shapes the page, not the total
 
 
 @pytest.mark.parametrize("task_id", ["nope", "", "../../etc/passwd", "x" * 500, "abcdefghijklmnopqrstu"])

@@ -1,56 +1,45 @@
 """Degradation (issue 5, item 5): PostgreSQL or Redis stopped during a run, then started again.
 
-Each test breaks only a private server of its own (tests.backends), never the shared ones.
+Each test breaks only a private server of its own (tests.support.backends), never the shared ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import grpc
 import pytest
 
-from drive.v1 import (
-    events_pb2,
-    files_pb2_grpc,
-    stats_pb2,
-    stats_pb2_grpc,
-    tasks_pb2,
-    tasks_pb2_grpc,
-    uploads_pb2,
-    uploads_pb2_grpc,
-)
+from drive.v1 import events_pb2, stats_pb2, stats_pb2_grpc, tasks_pb2, uploads_pb2
 from drive.v1 import task_enums_pb2 as enums
-from drive_service.app import App
-from tests.api.handler_support import read_bytes
-from tests.api.test_tasks import create as create_task
-from tests.api.uploading import CHUNK, complete, payload, send_chunk
-from tests.api.uploading import create as create_upload
-from tests.backends import PrivatePostgres, PrivateRedis
-from tests.conftest import Client, make_client
 from tests.support import (
     PG_ENV,
-    auth,
-    error_reason,
+    Client,
+    eventually,
+    expect_unavailable,
+    make_client,
     new_account,
     postgres_database,
-    retry_delay,
     running_app,
     settings_for,
-    token_for,
+    unavailable,
 )
+from tests.support.backends import PrivatePostgres, PrivateRedis
+from tests.support.handlers import read_bytes
+from tests.support.tasks import create as create_task
+from tests.support.uploading import CHUNK, complete, payload, send_chunk
+from tests.support.uploading import create as create_upload
+from tests.support.watching import started
 
 pytestmark = pytest.mark.timeout(120)
 
 _CALL = 10.0  # deadline of each RPC made while a backend is down, and of each awaited event
 _RECOVERY = 30.0  # how long a backend that is back may take to be usable again
-_POLL = 0.02
-Result = TypeVar("Result")
 
 
 def components(health: stats_pb2.GetServiceHealthResponse) -> dict[str, stats_pb2.ComponentHealth]:
@@ -61,27 +50,6 @@ async def service_health(channel: grpc.aio.Channel) -> dict[str, stats_pb2.Compo
     """GetServiceHealth without a token (it is public), as a map by component name."""
     stub = stats_pb2_grpc.StatsServiceStub(channel)
     return components(await stub.GetServiceHealth(stats_pb2.GetServiceHealthRequest(), timeout=_CALL))
-
-
-async def expect_unavailable(call: Awaitable[object]) -> None:
-    """The call fails with UNAVAILABLE, reason BACKEND_UNAVAILABLE, and a positive RetryInfo."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    code, reason, _ = error_reason(caught.value)
-    assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE")
-    assert retry_delay(caught.value) > 0
-
-
-async def until_ok(call: Callable[[], Awaitable[Result]]) -> Result:
-    """The first successful result of ``call``, retried on UNAVAILABLE as a client would."""
-    async with asyncio.timeout(_RECOVERY):
-        while True:
-            try:
-                return await call()
-            except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise
-            await asyncio.sleep(_POLL)
 
 
 async def test_postgres_stopped_then_back(tmp_path: Path) -> None:
@@ -113,8 +81,15 @@ async def test_postgres_stopped_then_back(tmp_path: Path) -> None:
         assert health.pending_tasks == -1
 
         await postgres.start()
-        # The same App, never restarted: its pool drops the dead connections and reconnects.
-        recovered = await until_ok(lambda: client.tasks.GetTask(get, metadata=md, timeout=_CALL))
+        # The same App, never restarted: its pool drops the dead connections and reconnects. The
+        # call is retried on UNAVAILABLE as a client would; any answer means it is back.
+        recovered = await eventually(
+            lambda: client.tasks.GetTask(get, metadata=md, timeout=_CALL),
+            lambda _answer: True,
+            within=_RECOVERY,
+            retrying=unavailable,
+            failure="GetTask never answered after PostgreSQL came back",
+        )
         assert recovered.task == task
         assert (await service_health(channel))["database"].healthy
         listed = await client.tasks.ListTasks(everything, metadata=md, timeout=_CALL)
@@ -128,22 +103,10 @@ async def test_postgres_stopped_then_back(tmp_path: Path) -> None:
         assert content == data.data
 
 
-def same_account(app: App, channel: grpc.aio.Channel, account_id: str) -> Client:
-    """A client of ``account_id`` on ``app`` (instances share the JWT secret, so any token works)."""
-    return Client(
-        account_id=account_id,
-        metadata=auth(token_for(app.settings, account_id)),
-        tasks=tasks_pb2_grpc.TaskServiceStub(channel),
-        stats=stats_pb2_grpc.StatsServiceStub(channel),
-        uploads=uploads_pb2_grpc.UploadServiceStub(channel),
-        files=files_pb2_grpc.FileServiceStub(channel),
-    )
-
-
 class Watch:
     """One open WatchTasks stream (subscribed: its headers have arrived)."""
 
-    def __init__(self, call: grpc.aio.UnaryStreamCall) -> None:
+    def __init__(self, call: Any) -> None:
         self._call = call
 
     async def next(self) -> events_pb2.TaskEvent:
@@ -164,9 +127,8 @@ class Watch:
 
 @asynccontextmanager
 async def watching(client: Client) -> AsyncIterator[Watch]:
-    call = client.tasks.WatchTasks(tasks_pb2.WatchTasksRequest(), metadata=client.metadata)
+    call = await started(client)
     try:
-        await asyncio.wait_for(call.wait_for_connection(), _CALL)
         yield Watch(call)
     finally:
         call.cancel()
@@ -192,8 +154,8 @@ async def test_redis_stopped_then_back(tmp_path: Path) -> None:
                 asyncio.gather(a.service.bus.subscribed.wait(), b.service.bus.subscribed.wait()), _CALL
             )
             account = new_account()
-            on_a = same_account(a, channel_a, account)
-            async with watching(on_a) as watch_a, watching(same_account(b, channel_b, account)) as watch_b:
+            on_a = make_client(a, channel_a, account)
+            async with watching(on_a) as watch_a, watching(make_client(b, channel_b, account)) as watch_b:
                 before = await create_task(on_a, "before")
                 (seen_on_a,) = await watch_a.read(1)
                 (seen_on_b,) = await watch_b.read(1)
@@ -240,6 +202,6 @@ async def test_redis_stopped_then_back(tmp_path: Path) -> None:
                 assert keys([live_on_b]) == [(during[-1].sequence + 1, "task.created", after.task_id)]
                 assert (await service_health(channel_a))["redis"].healthy
                 # B reads what A wrote while Redis was away (no stale cached copy survives).
-                on_b = same_account(b, channel_b, account)
+                on_b = make_client(b, channel_b, account)
                 seen_from_b = await on_b.tasks.GetTask(get, metadata=on_b.metadata, timeout=_CALL)
                 assert seen_from_b.task == fetched.task

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from drive.v1 import uploads_pb2
-from tests.api.uploading import CHUNK, create, payload
-from tests.conftest import Client
+from tests.support import Client
+from tests.support.uploading import CHUNK, create, payload
 
 
 async def test_many_idle_streams_of_one_account_do_not_delay_another_accounts_upload(

@@ -8,7 +8,7 @@ import hashlib
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,9 +33,8 @@ from drive_service.services.tokens import TokenVerifier, mint
 from drive_service.storage.blobs import BlobStoreRegistry, LocalBlobStore, blob_path
 from drive_service.storage.files import SqlFileStore
 from drive_service.storage.models import blobs, files, tasks, uploads
-from tests.api.uploading import CHUNK, complete, create, payload, send_all
-from tests.conftest import make_client
-from tests.support import auth, error_reason, new_account
+from tests.support import auth, expect_error, make_client, new_account
+from tests.support.uploading import CHUNK, complete, create, payload, send_all
 
 MIB = 1024 * 1024
 DEFAULT_QUOTA = 10 * 1024 * MIB
@@ -244,14 +243,6 @@ async def read(client: FilesClient, file_id: str, **fields: Any) -> list[files_p
         files_pb2.ReadFileRequest(file_id=file_id, **fields), metadata=client.metadata
     )
     return [message async for message in call]
-
-
-async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, reason: str) -> dict[str, str]:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    actual_code, actual_reason, metadata = error_reason(caught.value)
-    assert (actual_code, actual_reason) == (code, reason)
-    return metadata
 
 
 async def test_get_file(harness: Harness, alice: FilesClient) -> None:

@@ -29,10 +29,10 @@ from drive_service.services.handlers.decompress import (
     _Archive,
     _extract,
 )
-from tests.api.handler_support import (
+from tests.support import BACKEND_NAMES, Client, eventually, make_client
+from tests.support.handlers import (
     S,
     T,
-    client_for,
     file_total,
     handler_app,
     read_bytes,
@@ -47,8 +47,8 @@ from tests.api.handler_support import (
     wait,
     zip_of,
 )
-from tests.api.handler_support import upload as upload_file
-from tests.conftest import Client
+from tests.support.handlers import upload as upload_file
+from tests.support.tasks import get_task
 
 MIB = 1024 * 1024
 TEXT = b"The quick brown fox jumps over the lazy dog.\n" * 2000
@@ -79,7 +79,7 @@ def pools_file(directory: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKEND_NAMES)
 async def archive_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[App]:
@@ -98,12 +98,12 @@ async def archive_channel(archive_app: App) -> AsyncIterator[grpc.aio.Channel]:
 
 @pytest.fixture
 def user(archive_app: App, archive_channel: grpc.aio.Channel) -> Client:
-    return client_for(archive_app, archive_channel)
+    return make_client(archive_app, archive_channel)
 
 
 @pytest.fixture
 def stranger(archive_app: App, archive_channel: grpc.aio.Channel) -> Client:
-    return client_for(archive_app, archive_channel)
+    return make_client(archive_app, archive_channel)
 
 
 def zero_bomb() -> bytes:
@@ -351,7 +351,7 @@ async def test_decompress_respects_quota(
     archive = await upload_file(
         user, zip_of([("first.bin", payload), ("second.bin", payload[::-1])]), "big.zip"
     )
-    admin = client_for(archive_app, archive_channel, perms=["drive.admin"])
+    admin = make_client(archive_app, archive_channel, perms=["drive.admin"])
     limit = await used_bytes(user) + 600 * 1024  # room for the first entry only
     request = files_pb2.SetAccountQuotaRequest(account_id=user.account_id, quota_bytes=limit)
     await admin.files.SetAccountQuota(request, metadata=admin.metadata)
@@ -367,13 +367,14 @@ async def test_pause_and_resume_continue_from_the_checkpoint(user: Client) -> No
     entries = [(f"f{index}.txt", f"content {index}".encode()) for index in range(count)]
     archive = await upload_file(user, zip_of(entries), "many.zip")
     task_id = (await start_task(user, T.TASK_TYPE_FILE_DECOMPRESS, fileId=archive.id)).task_id
-    get = tasks_pb2.GetTaskRequest(task_id=task_id)
-    for _ in range(3000):
-        if (await user.tasks.GetTask(get, metadata=user.metadata)).task.progress >= 10:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: get_task(user, task_id),
+        lambda task: task.progress >= 10,
+        within=30,
+        failure="the decompression never reached 10 %",
+    )
     await user.tasks.PauseTask(tasks_pb2.PauseTaskRequest(task_id=task_id), metadata=user.metadata)
-    paused = (await user.tasks.GetTask(get, metadata=user.metadata)).task
+    paused = await get_task(user, task_id)
     assert paused.status == S.TASK_STATUS_PAUSED
     assert 10 <= paused.progress < 100
     await user.tasks.ResumeTask(tasks_pb2.ResumeTaskRequest(task_id=task_id), metadata=user.metadata)

@@ -18,15 +18,7 @@ import pytest
 from google.protobuf import duration_pb2, json_format, struct_pb2
 from PIL import Image
 
-from drive.v1 import (
-    files_pb2,
-    files_pb2_grpc,
-    stats_pb2_grpc,
-    tasks_pb2,
-    tasks_pb2_grpc,
-    uploads_pb2,
-    uploads_pb2_grpc,
-)
+from drive.v1 import files_pb2, tasks_pb2, uploads_pb2
 from drive.v1 import task_enums_pb2 as enums
 from drive_service.app import App
 from drive_service.services.handlers import Handler, TaskContext
@@ -35,18 +27,9 @@ from drive_service.services.handlers.convert import FileConversionHandler
 from drive_service.services.handlers.crypto import FileDecryptHandler, FileEncryptHandler
 from drive_service.services.handlers.migrate import StorageMigrationHandler
 from drive_service.services.handlers.move import FileMoveHandler
-from drive_service.services.tokens import mint
-from tests.api.uploading import CHUNK
-from tests.conftest import Client
-from tests.support import (
-    PG_ENV,
-    auth,
-    error_reason,
-    new_account,
-    postgres_database,
-    running_app,
-    settings_for,
-)
+from tests.support import BACKEND_NAMES, Client, expect_error, make_client, new_account
+from tests.support.handlers import handler_app
+from tests.support.uploading import CHUNK
 
 S = enums.TaskStatus
 T = enums.TaskType
@@ -104,7 +87,7 @@ def _pools_file(directory: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKEND_NAMES)
 async def files_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[App]:
@@ -117,17 +100,8 @@ async def files_app(
         CrashOnce(FileDecryptHandler()),
         CrashOnce(FileConversionHandler()),
     ]
-    env = {"DRIVE_POOLS_FILE": str(_pools_file(directory)), "DRIVE_WORKER_POLL_MS": "20"}
-    if request.param == "sqlite":
-        async with running_app(settings_for(directory / "var", **env), handlers=handlers) as app:
-            yield app
-        return
-    if not os.environ.get(PG_ENV):
-        pytest.skip(f"{PG_ENV} is not set")
-    async with (
-        postgres_database() as url,
-        running_app(settings_for(directory / "var", url, **env), handlers=handlers) as app,
-    ):
+    pools = str(_pools_file(directory))
+    async with handler_app(request.param, directory / "var", handlers, DRIVE_POOLS_FILE=pools) as app:
         yield app
 
 
@@ -137,26 +111,14 @@ async def files_channel(files_app: App) -> AsyncIterator[grpc.aio.Channel]:
         yield channel
 
 
-def _client(app: App, channel: grpc.aio.Channel) -> Client:
-    account = new_account()
-    return Client(
-        account_id=account,
-        metadata=auth(mint(app.settings.jwt, account, timedelta(hours=1))),
-        tasks=tasks_pb2_grpc.TaskServiceStub(channel),
-        stats=stats_pb2_grpc.StatsServiceStub(channel),
-        uploads=uploads_pb2_grpc.UploadServiceStub(channel),
-        files=files_pb2_grpc.FileServiceStub(channel),
-    )
-
-
 @pytest.fixture
 def alice(files_app: App, files_channel: grpc.aio.Channel) -> Client:
-    return _client(files_app, files_channel)
+    return make_client(files_app, files_channel)
 
 
 @pytest.fixture
 def bob(files_app: App, files_channel: grpc.aio.Channel) -> Client:
-    return _client(files_app, files_channel)
+    return make_client(files_app, files_channel)
 
 
 async def upload(
@@ -225,12 +187,6 @@ async def read(client: Client, file_id: str, password: str = "") -> bytes:
 async def total(client: Client, pool_id: str = "") -> int:
     request = files_pb2.ListFilesRequest(pool_id=pool_id, limit=1)
     return (await client.files.ListFiles(request, metadata=client.metadata)).total
-
-
-async def expect_error(call: Any, code: grpc.StatusCode, reason: str) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert error_reason(caught.value)[:2] == (code, reason)
 
 
 def image_bytes(image_format: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGBA") -> bytes:

@@ -19,8 +19,7 @@ import pytest
 
 from drive.v1 import task_enums_pb2, tasks_pb2, tasks_pb2_grpc
 from drive_service.app import App
-from tests.conftest import Client
-from tests.support import auth, error_reason, new_account, retry_delay, settings_for, token_for
+from tests.support import Client, auth, error_reason, new_account, retry_delay, settings_for, token_for
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 

@@ -9,10 +9,10 @@ import pytest
 from google.protobuf import duration_pb2
 
 from drive.v1 import files_pb2, tasks_pb2
-from tests.api.test_tasks import create, expect_error
-from tests.api.uploading import CHUNK, complete, payload, send_all
-from tests.api.uploading import create as create_upload
-from tests.conftest import Client
+from tests.support import Client, expect_error
+from tests.support.tasks import create
+from tests.support.uploading import CHUNK, complete, payload, send_all
+from tests.support.uploading import create as create_upload
 
 
 async def stored_file(client: Client, size: int) -> tuple[bytes, files_pb2.CloudFile]:

@@ -16,9 +16,9 @@ import pytest
 from google.protobuf import json_format
 
 from drive.v1 import events_pb2, task_enums_pb2, tasks_pb2, tasks_pb2_grpc
-from tests.api.faults import JWT_SECRET, ServerProcess, server_process
 from tests.support import (
     PG_ENV,
+    REDIS_ENV,
     auth,
     error_reason,
     new_account,
@@ -27,8 +27,8 @@ from tests.support import (
     settings_for,
     token_for,
 )
+from tests.support.processes import JWT_SECRET, ServerProcess, server_process
 
-REDIS_ENV = "DRIVE_TEST_REDIS_URL"
 _WAIT = 30.0
 
 pytestmark = pytest.mark.skipif(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,29 +10,23 @@ import pytest
 
 from drive.v1 import files_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 from drive_service.storage.blobs import blob_path
-from tests.api.test_policies import _client
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, complete, create, payload, send_all, send_chunk
 from tests.support import (
-    PG_ENV,
+    BACKEND_NAMES,
     FakeClock,
-    new_account,
-    postgres_database,
+    backend_database,
+    expect_error,
+    make_client,
     running_app,
     settings_for,
     staging_dir,
 )
+from tests.support.uploading import CHUNK, complete, create, payload, send_all, send_chunk
 
 
-@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
 async def test_maintenance_pass(tmp_path: Path, backend_name: str) -> None:
-    if backend_name == "postgres" and not os.environ.get(PG_ENV):
-        pytest.skip(f"{PG_ENV} is not set")
-    if backend_name == "sqlite":
-        await _scenario(tmp_path, None)
-    else:
-        async with postgres_database() as url:
-            await _scenario(tmp_path, url)
+    async with backend_database(backend_name) as url:
+        await _scenario(tmp_path, url)
 
 
 async def _scenario(tmp_path: Path, url: str | None) -> None:
@@ -41,7 +34,7 @@ async def _scenario(tmp_path: Path, url: str | None) -> None:
     settings = settings_for(tmp_path, url)
     async with running_app(settings, clock=clock) as app:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            client = _client(app, channel, new_account())
+            client = make_client(app, channel)
             md = client.metadata
             # An idle upload, a file that expires in an hour, a finished custom task.
             idle_data = payload(2 * CHUNK)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,13 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from drive.v1 import tasks_pb2, uploads_pb2
 from drive_service.app import App
-from tests.api.test_tasks import create as create_task
-from tests.api.test_watch import started
-from tests.api.uploading import CHUNK, complete, payload, send_chunk
-from tests.api.uploading import create as create_upload
-from tests.backends import PrivateRedis, free_port
-from tests.conftest import Client, make_client
-from tests.support import postgres_database, running_app, settings_for
+from tests.support import Client, backend_database, eventually, make_client, running_app, settings_for
+from tests.support.backends import PrivateRedis, free_port
+from tests.support.tasks import create as create_task
+from tests.support.uploading import CHUNK, complete, payload, send_chunk
+from tests.support.uploading import create as create_upload
+from tests.support.watching import started
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,18 +31,9 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 async def metered_app(backend: str, data_dir: Path, **env: str) -> AsyncIterator[tuple[App, Client]]:
     """A private App exporting metrics on a port of its own, and a client of a fresh account."""
     values = {"DRIVE_METRICS_LISTEN": "127.0.0.1:0", "DRIVE_WORKER": "false", **env}
-    async with _database(backend) as url, running_app(settings_for(data_dir, url, **values)) as app:
+    async with backend_database(backend) as url, running_app(settings_for(data_dir, url, **values)) as app:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             yield app, make_client(app, channel)
-
-
-@asynccontextmanager
-async def _database(backend: str) -> AsyncIterator[str | None]:
-    if backend == "sqlite":
-        yield None
-        return
-    async with postgres_database() as url:
-        yield url
 
 
 async def scrape(app: App) -> Samples:
@@ -71,16 +61,6 @@ def calls(samples: Samples, method: str, code: str) -> float | None:
     return value(samples, "drive_rpc_duration_seconds_count", method=f"drive.v1.{method}", code=code)
 
 
-async def scraped_until(app: App, done: Callable[[Samples], bool]) -> Samples:
-    """Scrape until ``done`` holds: for what the server records after the client has moved on."""
-    async with asyncio.timeout(_TIMEOUT):
-        while True:
-            samples = await scrape(app)
-            if done(samples):
-                return samples
-            await asyncio.sleep(0.02)
-
-
 async def test_calls_codes_streams_and_event_lag(backend: str, data_dir: Path) -> None:
     async with metered_app(backend, data_dir) as (app, client):
         assert app.metrics_port != 0
@@ -95,20 +75,27 @@ async def test_calls_codes_streams_and_event_lag(backend: str, data_dir: Path) -
         assert active == 1
         assert value(samples, "drive_event_lag_seconds_count") == 0
         watched = await create_task(client, "watched")
-        response = await asyncio.wait_for(stream.read(), _TIMEOUT)  # type: ignore[attr-defined]
+        response = await asyncio.wait_for(stream.read(), _TIMEOUT)
         assert response.event.task_id == watched.task_id
-        stream.cancel()  # type: ignore[attr-defined]
+        stream.cancel()
 
         def stream_closed(samples: Samples) -> bool:
             return calls(samples, "TaskService/WatchTasks", "CANCELLED") == 1
 
-        samples = await scraped_until(app, stream_closed)
+        # The server records the cancelled stream after the client has moved on: scrape until it has.
+        samples = await eventually(
+            lambda: scrape(app),
+            stream_closed,
+            within=_TIMEOUT,
+            failure="the cancelled watch was never counted",
+        )
     assert calls(samples, "TaskService/CreateTask", "OK") == 2
     assert calls(samples, "TaskService/CreateTask", "UNAUTHENTICATED") == 1
     assert calls(samples, "TaskService/GetTask", "NOT_FOUND") == 1
     assert value(samples, "drive_rpc_active_streams", method="drive.v1.TaskService/WatchTasks") == 0
     assert value(samples, "drive_event_lag_seconds_count") == 1
-    assert (value(samples, "drive_event_lag_seconds_sum") or -1) >= 0
+    lag = value(samples, "drive_event_lag_seconds_sum")
+    assert lag is not None and lag >= 0
     lag_buckets = [key for key in samples if key[0] == "drive_event_lag_seconds_bucket"]
     assert len(lag_buckets) > 5
     durations = value(
@@ -197,7 +184,12 @@ async def test_redis_drops_are_counted(backend: str, data_dir: Path) -> None:
             def dropped(samples: Samples) -> bool:
                 return value(samples, "drive_sink_dropped_events_total", sink="redis") == 1
 
-            await scraped_until(app, dropped)
+            await eventually(
+                lambda: scrape(app),
+                dropped,
+                within=_TIMEOUT,
+                failure="the dropped Redis publish was never counted",
+            )
 
 
 async def test_ring_drops_are_counted(backend: str, data_dir: Path) -> None:
@@ -209,7 +201,12 @@ async def test_ring_drops_are_counted(backend: str, data_dir: Path) -> None:
         def dropped(samples: Samples) -> bool:
             return value(samples, "drive_sink_dropped_events_total", sink="ring") == 1
 
-        await scraped_until(app, dropped)
+        await eventually(
+            lambda: scrape(app),
+            dropped,
+            within=_TIMEOUT,
+            failure="the dropped Ring delivery was never counted",
+        )
 
 
 async def test_endpoint_closes_with_the_app(backend: str, data_dir: Path) -> None:

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import grpc
 import pytest
 
-from drive.v1 import files_pb2, files_pb2_grpc, uploads_pb2, uploads_pb2_grpc
+from drive.v1 import files_pb2, uploads_pb2
 from drive_service.app import App
-from drive_service.services.tokens import mint
 from drive_service.storage.blobs import blob_path
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, complete, create, payload, send_all
-from tests.conftest import Client
-from tests.support import auth, new_account, running_app, settings_for
+from tests.support import Client, expect_error, make_client, running_app, settings_for
+from tests.support.uploading import CHUNK, complete, create, payload, send_all
 
 PUBLIC = "11111111-1111-4111-8111-111111111111"
 IMAGES = "22222222-2222-4222-8222-222222222222"
 PRIVATE = "33333333-3333-4333-8333-333333333333"
 VIP = "44444444-4444-4444-8444-444444444444"
 OWNER = "55555555-5555-4555-8555-555555555555"
+CLOSED = "66666666-6666-4666-8666-666666666666"
 DENIED = grpc.StatusCode.PERMISSION_DENIED
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 
 def _pools_file(directory: Path) -> Path:
@@ -44,6 +42,13 @@ def _pools_file(directory: Path) -> Path:
             "policy": {"public_usable": False, "hidden": True},
         },
         {"id": VIP, "name": "VIP", "storage": {"path": "vip"}, "policy": {"require_privilege": 3}},
+        {
+            "id": CLOSED,
+            "name": "Closed",
+            "owner": OWNER,
+            "storage": {"path": "closed"},
+            "policy": {"public_usable": False},
+        },
     ]
     path = directory / "pools.json"
     path.write_text(json.dumps({"pools": pools}))
@@ -65,23 +70,7 @@ async def policy_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
 @pytest.fixture
 async def policy_client(policy_server: App) -> AsyncIterator[Client]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{policy_server.port}") as channel:
-        yield _client(policy_server, channel, new_account())
-
-
-def _client(
-    app: App, channel: grpc.aio.Channel, account: str, tier: int = 0, perms: list[str] | None = None
-) -> Client:
-    from drive.v1 import stats_pb2_grpc, tasks_pb2_grpc
-
-    token = mint(app.settings.jwt, account, timedelta(hours=1), tier=tier, perms=perms)
-    return Client(
-        account_id=account,
-        metadata=auth(token),
-        tasks=tasks_pb2_grpc.TaskServiceStub(channel),
-        stats=stats_pb2_grpc.StatsServiceStub(channel),
-        uploads=uploads_pb2_grpc.UploadServiceStub(channel),
-        files=files_pb2_grpc.FileServiceStub(channel),
-    )
+        yield make_client(policy_server, channel)
 
 
 @pytest.mark.parametrize(
@@ -93,8 +82,9 @@ def _client(
             DENIED,
             "ENCRYPTION_NOT_ALLOWED",
         ),
-        # Another owner's hidden pool answers like an unknown one: its existence is not revealed.
-        ({"pool_id": PRIVATE}, grpc.StatusCode.NOT_FOUND, "POOL_NOT_FOUND"),
+        ({"pool_id": CLOSED}, DENIED, "POOL_NOT_USABLE"),
+        # Hidden and not usable: the caller must not learn that it exists (Pool.check_upload).
+        ({"pool_id": PRIVATE}, NOT_FOUND, "POOL_NOT_FOUND"),
         ({"pool_id": VIP}, DENIED, "INSUFFICIENT_PRIVILEGE"),
     ],
 )
@@ -106,9 +96,9 @@ async def test_pool_policy_refusals(
 
 async def test_pool_policy_acceptances(policy_server: App) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{policy_server.port}") as channel:
-        owner = _client(policy_server, channel, OWNER)
-        vip = _client(policy_server, channel, new_account(), tier=3)
-        plain = _client(policy_server, channel, new_account())
+        owner = make_client(policy_server, channel, OWNER)
+        vip = make_client(policy_server, channel, tier=3)
+        plain = make_client(policy_server, channel)
         image = await create(plain, payload(CHUNK), pool_id=IMAGES, content_type="image/png")
         assert image.task_id
         await expect_error(
@@ -157,9 +147,10 @@ async def test_encrypted_upload_round_trip(policy_client: Client, policy_server:
     file = (await complete(policy_client, created.task_id)).file
     assert file.encrypted and file.hash == data.sha256 and file.size == len(data.data)
     pool = policy_server.service.pools.get(file.pool_id)
-    for blob in (pool.root / "blobs").rglob("*"):
-        if blob.is_file():
-            assert data.data[:4096] not in blob.read_bytes()  # nothing stored in plain text
+    stored = [blob for blob in (pool.root / "blobs").rglob("*") if blob.is_file()]
+    assert stored  # this upload's blob at least: the check below cannot pass on an empty pool
+    for blob in stored:
+        assert data.data[:4096] not in blob.read_bytes()  # nothing stored in plain text
 
     async def read(password: str, offset: int = 0, length: int = 0) -> bytes:
         request = files_pb2.ReadFileRequest(file_id=file.id, password=password, offset=offset, length=length)

@@ -11,12 +11,17 @@ import grpc
 import pytest
 
 from drive.v1 import task_enums_pb2, tasks_pb2, uploads_pb2
-from tests.api.faults import BACKEND_NAMES, backend_database
-from tests.api.test_policies import _client
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, create, payload, send_chunk
-from tests.conftest import Client
-from tests.support import new_account, retry_delay, running_app, settings_for
+from tests.support import (
+    BACKEND_NAMES,
+    Client,
+    backend_database,
+    expect_error,
+    make_client,
+    retry_delay,
+    running_app,
+    settings_for,
+)
+from tests.support.uploading import CHUNK, create, payload, send_chunk
 
 pytestmark = pytest.mark.parametrize("backend_name", BACKEND_NAMES)
 
@@ -35,7 +40,7 @@ async def limited(backend_name: str, tmp_path: Path, limits: str) -> AsyncIterat
         )
         async with running_app(settings) as app:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-                yield _client(app, channel, new_account()), _client(app, channel, new_account())
+                yield make_client(app, channel), make_client(app, channel)
 
 
 async def test_writes_beyond_the_burst_are_refused_with_retry_info(backend_name: str, tmp_path: Path) -> None:

@@ -10,11 +10,16 @@ import grpc
 import pytest
 
 from drive.v1 import task_enums_pb2, tasks_pb2
-from tests.api.faults import BACKEND_NAMES, backend_database
-from tests.api.test_policies import _client
-from tests.api.test_tasks import expect_error
-from tests.conftest import Client
-from tests.support import FakeClock, new_account, running_app, settings_for
+from tests.support import (
+    BACKEND_NAMES,
+    Client,
+    FakeClock,
+    backend_database,
+    expect_error,
+    make_client,
+    running_app,
+    settings_for,
+)
 
 
 async def _create(client: Client, name: str) -> str:
@@ -37,7 +42,7 @@ async def test_events_older_than_the_window_need_a_resync(backend_name: str, tmp
         settings = settings_for(tmp_path, url, DRIVE_WORKER="false", DRIVE_EVENT_RETENTION_HOURS="24")
         async with running_app(settings, clock=clock) as app:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-                client = _client(app, channel, new_account())
+                client = make_client(app, channel)
                 for name in ("one", "two", "three"):  # sequences 1..3
                     await _create(client, name)
                 assert (await _first(client, 1))[0] == 2  # kept: replayed

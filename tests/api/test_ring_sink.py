@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -21,12 +21,22 @@ from drive.v1 import task_enums_pb2, tasks_pb2
 from drive_service.app import App
 from drive_service.services.ring_sink import RingSink
 from ring import ring_pb2, ring_pb2_grpc
-from tests.api.faults import BACKEND_NAMES, backend_database
-from tests.api.test_tasks import expect_error, struct
-from tests.api.uploading import CHUNK, complete, payload, send_all
-from tests.api.uploading import create as create_upload
-from tests.conftest import Client, make_client
-from tests.support import auth, new_account, running_app, settings_for, token_for
+from tests.support import (
+    BACKEND_NAMES,
+    Client,
+    auth,
+    backend_database,
+    eventually,
+    expect_error,
+    make_client,
+    new_account,
+    running_app,
+    settings_for,
+    token_for,
+)
+from tests.support.tasks import struct
+from tests.support.uploading import CHUNK, complete, payload, send_all
+from tests.support.uploading import create as create_upload
 
 _CALL_TIMEOUT = 10.0  # bounds every call and wait: no step may hang the suite
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -143,13 +153,6 @@ async def finish(client: Client, task_id: str, **results: object) -> None:
         metadata=client.metadata,
         timeout=_CALL_TIMEOUT,
     )
-
-
-async def eventually(condition: Callable[[], bool]) -> None:
-    """Return once ``condition`` holds: a bounded poll, for counters no event announces."""
-    async with asyncio.timeout(_CALL_TIMEOUT):
-        while not condition():  # noqa: ASYNC110 - nothing to await: the sink only counts retries
-            await asyncio.sleep(0.01)
 
 
 def received(ring: RecordingRing, user_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -290,7 +293,10 @@ async def test_events_wait_while_ring_is_down_and_arrive_when_it_is_back(tmp_pat
         # The RPCs answer although every delivery fails (each call is bounded by its deadline).
         task_id = await create(client, "while Ring is away")
         await progress(client, task_id, 50.0)
-        await eventually(lambda: sink.retries >= 2)
+        # Nothing announces a retry: the sink only counts them.
+        await eventually(
+            lambda: sink.retries >= 2, within=_CALL_TIMEOUT, failure="the sink never retried twice"
+        )
         assert (ring.packets, sink.sent, sink.depth) == ([], 0, 2)
         async with ring_server(ring, port):
             await ring.packets_received(2)

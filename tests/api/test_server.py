@@ -12,7 +12,15 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from drive.v1 import task_enums_pb2 as enums
 from drive.v1 import tasks_pb2, tasks_pb2_grpc
 from drive_service.app import App
-from tests.support import auth, new_account, postgres_database, running_app, settings_for, token_for
+from tests.support import (
+    BACKEND_NAMES,
+    auth,
+    backend_database,
+    new_account,
+    running_app,
+    settings_for,
+    token_for,
+)
 
 SERVICES = {
     "drive.v1.UploadService",
@@ -43,14 +51,8 @@ async def test_health_serving_overall_and_per_service(server: App, channel: grpc
         assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
-@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
 async def test_restart_keeps_every_task(tmp_path: Path, backend_name: str) -> None:
-    import os
-
-    from tests.support import PG_ENV
-
-    if backend_name == "postgres" and not os.environ.get(PG_ENV):
-        pytest.skip(f"{PG_ENV} is not set")
     account = new_account()
 
     async def run(url: str | None) -> None:
@@ -78,8 +80,5 @@ async def test_restart_keeps_every_task(tmp_path: Path, backend_name: str) -> No
         assert [task.task_id for task in listed.tasks] == [task.task_id for task in created]
         assert listed.tasks[0].progress == 40.0
 
-    if backend_name == "sqlite":
-        await run(None)
-    else:
-        async with postgres_database() as url:
-            await run(url)
+    async with backend_database(backend_name) as url:
+        await run(url)

@@ -11,11 +11,15 @@ import grpc
 import pytest
 
 from drive.v1 import uploads_pb2
-from tests.api.faults import BACKEND_NAMES, backend_database
-from tests.api.test_policies import _client
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, create, payload
-from tests.support import new_account, running_app, settings_for
+from tests.support import (
+    BACKEND_NAMES,
+    backend_database,
+    expect_error,
+    make_client,
+    running_app,
+    settings_for,
+)
+from tests.support.uploading import CHUNK, create, payload
 
 
 @pytest.mark.parametrize("backend_name", BACKEND_NAMES)
@@ -32,7 +36,7 @@ async def test_a_stalled_stream_is_ended_and_frees_its_buffer(backend_name: str,
             running_app(settings) as app,
             grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
         ):
-            client = _client(app, channel, new_account())
+            client = make_client(app, channel)
             data = payload(2 * CHUNK)
             task_id = (await create(client, data)).task_id
             never = asyncio.Event()

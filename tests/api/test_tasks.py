@@ -6,37 +6,16 @@ import asyncio
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, struct_pb2
+from google.protobuf import duration_pb2
 
 from drive.v1 import stats_pb2, tasks_pb2
 from drive.v1 import task_enums_pb2 as enums
-from tests.conftest import Client
-from tests.support import error_reason
+from drive_service.app import App
+from tests.support import Client, eventually, expect_error
+from tests.support.tasks import ACTIONS, create, struct
 
 S = enums.TaskStatus
 T = enums.TaskType
-
-
-async def create(client: Client, name: str = "job", **fields: object) -> tasks_pb2.Task:
-    fields.setdefault("type", T.TASK_TYPE_CUSTOM)
-    response = await client.tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(name=name, **fields), metadata=client.metadata
-    )
-    return response.task
-
-
-def struct(**values: object) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
-
-
-async def expect_error(call: object, code: grpc.StatusCode, reason: str) -> dict[str, str]:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    actual_code, actual_reason, metadata = error_reason(caught.value)
-    assert (actual_code, actual_reason) == (code, reason)
-    return metadata
 
 
 async def test_create_and_get(client: Client) -> None:
@@ -128,22 +107,6 @@ async def _to_status(client: Client, status: int) -> str:
     return ident
 
 
-ACTIONS = {
-    "progress": lambda stub, ident, md: stub.UpdateTaskProgress(
-        tasks_pb2.UpdateTaskProgressRequest(task_id=ident, progress=50), metadata=md
-    ),
-    "complete": lambda stub, ident, md: stub.CompleteTask(
-        tasks_pb2.CompleteTaskRequest(task_id=ident), metadata=md
-    ),
-    "fail": lambda stub, ident, md: stub.FailTask(tasks_pb2.FailTaskRequest(task_id=ident), metadata=md),
-    "pause": lambda stub, ident, md: stub.PauseTask(tasks_pb2.PauseTaskRequest(task_id=ident), metadata=md),
-    "resume": lambda stub, ident, md: stub.ResumeTask(
-        tasks_pb2.ResumeTaskRequest(task_id=ident), metadata=md
-    ),
-    "cancel": lambda stub, ident, md: stub.CancelTask(
-        tasks_pb2.CancelTaskRequest(task_id=ident), metadata=md
-    ),
-}
 _ACTIVE = {S.TASK_STATUS_PENDING, S.TASK_STATUS_IN_PROGRESS}
 LEGAL = {
     "progress": _ACTIVE,
@@ -231,7 +194,7 @@ async def test_cleanup_removes_only_terminal_tasks(client: Client) -> None:
     await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=running), metadata=md)
 
 
-async def test_wait_returns_when_terminal(client: Client) -> None:
+async def test_wait_returns_when_terminal(client: Client, server: App) -> None:
     task = await create(client)
     waiting = asyncio.ensure_future(
         client.tasks.WaitTask(
@@ -239,7 +202,12 @@ async def test_wait_returns_when_terminal(client: Client) -> None:
             metadata=client.metadata,
         )
     )
-    await asyncio.sleep(0.2)
+    # WaitTask subscribes to the account's events before it first reads the task, so from here on
+    # the completion below cannot be missed (no sleep: the subscription is the readiness).
+    await eventually(
+        lambda: client.account_id in server.service.hub.subscribed_accounts,
+        failure="WaitTask never subscribed to the account's events",
+    )
     assert not waiting.done()
     await client.tasks.CompleteTask(
         tasks_pb2.CompleteTaskRequest(task_id=task.task_id), metadata=client.metadata

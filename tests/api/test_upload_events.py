@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from google.protobuf import json_format
 
 from drive.v1 import tasks_pb2, uploads_pb2
-from tests.api.test_watch import started
-from tests.api.uploading import CHUNK, complete, create, payload
-from tests.conftest import Client
+from tests.support import Client
+from tests.support.uploading import CHUNK, complete, create, payload
+from tests.support.watching import read, started
 
 
 async def test_progress_flows_during_a_many_chunk_upload(client: Client) -> None:
@@ -28,9 +26,8 @@ async def test_progress_flows_during_a_many_chunk_upload(client: Client) -> None
     file = (await complete(client, created.task_id)).file
     events = []
     while not events or events[-1].type != "upload.completed":
-        response = await asyncio.wait_for(stream.read(), 10)  # type: ignore[attr-defined]
-        events.append(response.event)
-    stream.cancel()  # type: ignore[attr-defined]
+        events += await read(stream, 1)
+    stream.cancel()
     kinds = [event.type for event in events]
     assert kinds[0] == "task.created"
     assert kinds[-2:] == ["task.completed", "upload.completed"]
@@ -62,10 +59,8 @@ async def test_no_password_in_any_event(client: Client) -> None:
     await client.tasks.CancelTask(
         tasks_pb2.CancelTaskRequest(task_id=created.task_id), metadata=client.metadata
     )
-    seen = []
-    while len(seen) < 2:
-        seen.append((await asyncio.wait_for(stream.read(), 10)).event)  # type: ignore[attr-defined]
-    stream.cancel()  # type: ignore[attr-defined]
+    seen = await read(stream, 2)
+    stream.cancel()
     assert all("hunter2" not in str(event) for event in seen)
     task = await client.tasks.GetTask(
         tasks_pb2.GetTaskRequest(task_id=created.task_id), metadata=client.metadata

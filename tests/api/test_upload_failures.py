@@ -13,55 +13,34 @@ import grpc
 import pytest
 from sqlalchemy import select
 
-from drive.v1 import (
-    files_pb2,
-    files_pb2_grpc,
-    stats_pb2_grpc,
-    task_enums_pb2,
-    tasks_pb2,
-    tasks_pb2_grpc,
-    uploads_pb2,
-    uploads_pb2_grpc,
-)
+from drive.v1 import files_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 from drive_service.app import App
 from drive_service.config import Settings
 from drive_service.services.ports import Data, Staging
 from drive_service.storage import models
 from drive_service.storage.blobs import LocalBlobStore, blob_path
-from tests.api.faults import (
-    BACKEND_NAMES,
-    JWT_SECRET,
-    CountingBlobStore,
-    FaultyBlobStore,
-    backend_database,
-    server_process,
-)
-from tests.api.uploading import CHUNK, Payload, complete, create, payload, send_all, send_chunk
-from tests.conftest import Client, make_client
 from tests.support import (
+    BACKEND_NAMES,
+    Client,
     auth,
+    backend_database,
+    client_with,
     default_pool_root,
     error_reason,
+    eventually,
+    expect_unavailable,
+    make_client,
     new_account,
-    retry_delay,
     running_app,
     settings_for,
     token_for,
 )
+from tests.support.faults import CountingBlobStore, FaultyBlobStore
+from tests.support.processes import JWT_SECRET, server_process
+from tests.support.uploading import CHUNK, Payload, complete, create, payload, send_all, send_chunk
 
 IN_PROGRESS = task_enums_pb2.TASK_STATUS_IN_PROGRESS
 _CALL_TIMEOUT = 15.0  # no single step of these tests may hang the suite
-
-
-def _client(channel: grpc.aio.Channel, account_id: str, metadata: tuple[tuple[str, str], ...]) -> Client:
-    return Client(
-        account_id=account_id,
-        metadata=metadata,
-        tasks=tasks_pb2_grpc.TaskServiceStub(channel),
-        stats=stats_pb2_grpc.StatsServiceStub(channel),
-        uploads=uploads_pb2_grpc.UploadServiceStub(channel),
-        files=files_pb2_grpc.FileServiceStub(channel),
-    )
 
 
 @asynccontextmanager
@@ -122,58 +101,50 @@ async def _complete(client: Client, task_id: str) -> uploads_pb2.CompleteUploadR
 
 
 async def _expect_unavailable(call: object) -> None:
-    """The call fails with UNAVAILABLE / BACKEND_UNAVAILABLE and tells the client when to retry."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await asyncio.wait_for(call, _CALL_TIMEOUT)  # type: ignore[arg-type]
-    code, reason, _ = error_reason(caught.value)
-    assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "BACKEND_UNAVAILABLE")
-    assert retry_delay(caught.value) > 0
+    """The call fails (within _CALL_TIMEOUT) with UNAVAILABLE / BACKEND_UNAVAILABLE and tells the
+    client when to retry."""
+    await expect_unavailable(asyncio.wait_for(call, _CALL_TIMEOUT))  # type: ignore[arg-type]
 
 
 async def _assert_stored(client: Client, file: files_pb2.CloudFile, pool_root: Path, data: Payload) -> None:
-    """The blob on disk holds exactly ``data``; so does ReadFile once FileService serves it."""
+    """The blob on disk holds exactly ``data``, and so does ReadFile."""
     assert (file.hash, file.size) == (data.sha256, len(data.data))
     on_disk = blob_path(pool_root, file.hash).read_bytes()
     assert hashlib.sha256(on_disk).hexdigest() == data.sha256
-    try:
-        pieces = [
-            message.data
-            async for message in client.files.ReadFile(
-                files_pb2.ReadFileRequest(file_id=file.id), metadata=client.metadata, timeout=_CALL_TIMEOUT
-            )
-        ]
-    except grpc.aio.AioRpcError as error:
-        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-            raise
-        return
+    pieces = [
+        message.data
+        async for message in client.files.ReadFile(
+            files_pb2.ReadFileRequest(file_id=file.id), metadata=client.metadata, timeout=_CALL_TIMEOUT
+        )
+    ]
     assert hashlib.sha256(b"".join(pieces)).hexdigest() == data.sha256
 
 
-async def _file_count(client: Client) -> int | None:
-    """How many files the account has, or None while FileService.ListFiles is not served."""
-    try:
-        listed = await client.files.ListFiles(
-            files_pb2.ListFilesRequest(), metadata=client.metadata, timeout=_CALL_TIMEOUT
-        )
-    except grpc.aio.AioRpcError as error:
-        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-            raise
-        return None
+async def _file_count(client: Client) -> int:
+    """How many files the account has (ListFiles)."""
+    listed = await client.files.ListFiles(
+        files_pb2.ListFilesRequest(), metadata=client.metadata, timeout=_CALL_TIMEOUT
+    )
     return int(listed.total)
 
 
 async def _wait_for_chunks(client: Client, task_id: str, count: int) -> int:
     """Poll GetUploadProgress until ``count`` chunks are acknowledged; returns the number seen."""
-    async with asyncio.timeout(_CALL_TIMEOUT):
-        while True:
-            progress = await client.uploads.GetUploadProgress(
-                uploads_pb2.GetUploadProgressRequest(task_id=task_id),
-                metadata=client.metadata,
-                wait_for_ready=True,  # a fresh second channel may still be connecting
-            )
-            if progress.chunks_uploaded >= count:
-                return int(progress.chunks_uploaded)
-            await asyncio.sleep(0.02)
+
+    async def chunks_uploaded() -> int:
+        progress = await client.uploads.GetUploadProgress(
+            uploads_pb2.GetUploadProgressRequest(task_id=task_id),
+            metadata=client.metadata,
+            wait_for_ready=True,  # a fresh second channel may still be connecting
+        )
+        return int(progress.chunks_uploaded)
+
+    return await eventually(
+        chunks_uploaded,
+        lambda uploaded: uploaded >= count,
+        within=_CALL_TIMEOUT,
+        failure=f"{count} chunks of {task_id} were never acknowledged",
+    )
 
 
 @pytest.mark.parametrize("backend_name", BACKEND_NAMES)
@@ -190,8 +161,8 @@ async def test_sigkill_mid_stream_then_resume_after_restart(tmp_path: Path, back
                 grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
                 grpc.aio.insecure_channel(f"127.0.0.1:{port}") as watch_channel,
             ):
-                client = _client(channel, account, metadata)
-                watcher = _client(watch_channel, account, metadata)
+                client = client_with(channel, account, metadata)
+                watcher = client_with(watch_channel, account, metadata)
                 created = await create(client, data)
                 assert created.chunks_count == 12
                 task_id = created.task_id
@@ -220,7 +191,7 @@ async def test_sigkill_mid_stream_then_resume_after_restart(tmp_path: Path, back
         async with server_process(data_dir, url) as second:
             port = await second.port()
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                client = _client(channel, account, metadata)
+                client = client_with(channel, account, metadata)
                 info = await _resume_info(client, task_id)
                 assert info.status == IN_PROGRESS
                 assert list(info.uploaded_chunks) == [0, 1, 2]
@@ -300,7 +271,7 @@ async def test_storage_failure_during_completion_is_retryable(
             task = (await _task(client, task_id)).task
             assert task.status == IN_PROGRESS
             assert dict(task.results) == {}
-            assert await _file_count(client) in (None, 0)
+            assert await _file_count(client) == 0
             info = await _resume_info(client, task_id)
             assert (info.status, info.chunks_uploaded, list(info.missing_chunks)) == (IN_PROGRESS, 4, [])
             assert store.staging_file(task_id).exists()
@@ -311,7 +282,7 @@ async def test_storage_failure_during_completion_is_retryable(
             task = (await _task(client, task_id)).task
             assert task.status == task_enums_pb2.TASK_STATUS_COMPLETED
             assert dict(task.results)["fileId"] == file.id
-            assert await _file_count(client) in (None, 1)
+            assert await _file_count(client) == 1
             assert (await _complete(client, task_id)).file.id == file.id
             assert not store.staging_file(task_id).parent.exists()
             assert await _blob_refcount(app, file.pool_id, file.hash) == 1  # the failed try left no reference
@@ -329,7 +300,7 @@ async def test_concurrent_streams_with_overlapping_chunks(tmp_path: Path, backen
             grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as second_channel,
         ):
             client = make_client(app, first_channel)
-            again = _client(second_channel, client.account_id, client.metadata)
+            again = client_with(second_channel, client.account_id, client.metadata)
             task_id = (await create(client, data)).task_id
             # Chunks 2..5 are sent by both streams, in small pieces so the two interleave.
             first, second = await asyncio.gather(
@@ -433,7 +404,7 @@ async def test_out_of_order_chunks_are_read_back_at_completion(tmp_path: Path, b
         store.read_back.clear()
         async with running_app(settings, blob_store=lambda _pool: store) as app:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-                client = _client(channel, client.account_id, client.metadata)
+                client = client_with(channel, client.account_id, client.metadata)
                 file = (await _complete(client, task_id)).file
                 assert store.read_back == [task_id]
                 await _assert_stored(client, file, app.service.pools.get(file.pool_id).root, data)

@@ -7,9 +7,8 @@ import pytest
 
 from drive.v1 import files_pb2, uploads_pb2
 from drive_service.app import App
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, complete, create, payload, send_all, send_chunk
-from tests.conftest import Client
+from tests.support import Client, expect_error
+from tests.support.uploading import CHUNK, complete, create, payload, send_all, send_chunk
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND

@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from drive.v1 import files_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, Payload, create, payload, send_chunk
-from tests.conftest import Client
+from tests.support import Client, expect_error
+from tests.support.uploading import CHUNK, Payload, create, payload, send_chunk
 
 
 async def _quota(client: Client) -> files_pb2.GetQuotaResponse:

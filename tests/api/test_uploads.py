@@ -11,10 +11,8 @@ import grpc
 from drive.v1 import files_pb2, stats_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 from drive_service.app import App
 from drive_service.storage.blobs import blob_path
-from tests.api.test_tasks import expect_error
-from tests.api.uploading import CHUNK, complete, create, payload, send_all, send_chunk
-from tests.conftest import Client
-from tests.support import staging_dir
+from tests.support import Client, expect_error, staging_dir
+from tests.support.uploading import CHUNK, complete, create, payload, send_all, send_chunk
 
 
 async def test_create_chunks_complete(client: Client, server: App) -> None:

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from google.protobuf import json_format
 
-from drive.v1 import events_pb2, tasks_pb2
 from drive.v1 import task_enums_pb2 as enums
-from tests.api.test_tasks import create
-from tests.conftest import Client
-
-
-async def read(stream: object, count: int) -> list[events_pb2.TaskEvent]:
-    events = []
-    for _ in range(count):
-        response = await asyncio.wait_for(stream.read(), 10)  # type: ignore[attr-defined]
-        events.append(response.event)
-    return events
-
-
-async def started(client: Client, **fields: object) -> object:
-    """A WatchTasks stream that is known to be subscribed (it has received its headers)."""
-    stream = client.tasks.WatchTasks(tasks_pb2.WatchTasksRequest(**fields), metadata=client.metadata)
-    await stream.wait_for_connection()
-    return stream
+from drive.v1 import tasks_pb2
+from tests.support import Client
+from tests.support.tasks import create
+from tests.support.watching import read, started
 
 
 async def test_created_progress_completed_in_order(client: Client) -> None:
     stream = await started(client)
-    await asyncio.sleep(0.1)
     task = await create(client, "Compress Files")
     md = client.metadata
     await client.tasks.UpdateTaskProgress(
@@ -38,7 +22,7 @@ async def test_created_progress_completed_in_order(client: Client) -> None:
     )
     await client.tasks.CompleteTask(tasks_pb2.CompleteTaskRequest(task_id=task.task_id), metadata=md)
     events = await read(stream, 4)
-    stream.cancel()  # type: ignore[attr-defined]
+    stream.cancel()
     assert [event.type for event in events] == [
         "task.created",
         "task.progress",
@@ -68,11 +52,10 @@ async def test_created_progress_completed_in_order(client: Client) -> None:
 
 async def test_only_the_callers_events(client: Client, other: Client) -> None:
     stream = await started(other)
-    await asyncio.sleep(0.1)
     await create(client, "theirs")
     mine = await create(other, "mine")
     (event,) = await read(stream, 1)
-    stream.cancel()  # type: ignore[attr-defined]
+    stream.cancel()
     assert event.task_id == mine.task_id
 
 
@@ -80,7 +63,6 @@ async def test_filters_by_task_and_type(client: Client) -> None:
     watched = await create(client, "watched")
     stream = await started(client, task_ids=[watched.task_id])
     typed = await started(client, types=[enums.TaskType.TASK_TYPE_FILE_MOVE])
-    await asyncio.sleep(0.1)
     await create(client, "noise")
     mover = await create(client, "mover", type=enums.TaskType.TASK_TYPE_FILE_MOVE)
     await client.tasks.CancelTask(
@@ -88,8 +70,8 @@ async def test_filters_by_task_and_type(client: Client) -> None:
     )
     (event,) = await read(stream, 1)
     (typed_event,) = await read(typed, 1)
-    stream.cancel()  # type: ignore[attr-defined]
-    typed.cancel()  # type: ignore[attr-defined]
+    stream.cancel()
+    typed.cancel()
     assert (event.task_id, event.type) == (watched.task_id, "task.cancelled")
     assert (typed_event.task_id, typed_event.type) == (mover.task_id, "task.created")
 
@@ -98,16 +80,15 @@ async def test_replay_after_sequence_then_live(client: Client) -> None:
     first = await create(client, "one")
     second = await create(client, "two")
     stream = await started(client)
-    await asyncio.sleep(0.1)
     probe = await create(client, "probe")
     (live,) = await read(stream, 1)
-    stream.cancel()  # type: ignore[attr-defined]
+    stream.cancel()
     assert live.task_id == probe.task_id
     replay = await started(client, after_sequence=live.sequence - 2)
     events = await read(replay, 2)
     third = await create(client, "three")
     events += await read(replay, 1)
-    replay.cancel()  # type: ignore[attr-defined]
+    replay.cancel()
     assert [event.task_id for event in events] == [second.task_id, probe.task_id, third.task_id]
     assert first.task_id not in {event.task_id for event in events}
 
@@ -115,13 +96,12 @@ async def test_replay_after_sequence_then_live(client: Client) -> None:
 async def test_throttle_through_the_api(client: Client) -> None:
     task = await create(client)
     stream = await started(client, task_ids=[task.task_id])
-    await asyncio.sleep(0.1)
     md = client.metadata
     for value in (1.0, 2.0, 3.0, 10.0, 10.5, 100.0):
         await client.tasks.UpdateTaskProgress(
             tasks_pb2.UpdateTaskProgressRequest(task_id=task.task_id, progress=value), metadata=md
         )
     events = await read(stream, 3)
-    stream.cancel()  # type: ignore[attr-defined]
+    stream.cancel()
     # 1.0 (first change), 10.0 (≥ 5 points), 100.0 (always); the rest came within a second.
     assert [json_format.MessageToDict(e.data)["progress"] for e in events] == [1.0, 10.0, 100.0]

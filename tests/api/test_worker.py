@@ -21,10 +21,8 @@ from drive_service.errors import LeaseLost
 from drive_service.services.handlers import TaskContext, TaskFailed
 from drive_service.storage.outputs import SqlOutputStore
 from drive_service.storage.worker import SqlWorkerStore
-from tests.api.test_policies import _client
-from tests.api.test_tasks import expect_error
-from tests.conftest import Client
-from tests.support import FakeClock, new_account, running_app, settings_for
+from tests.support import Client, FakeClock, eventually, expect_error, make_client, running_app, settings_for
+from tests.support.tasks import get_task
 
 STATUS = task_enums_pb2.TaskStatus
 
@@ -60,7 +58,7 @@ class StepHandler:
             if params.get("wait"):
                 await self.gate.wait()
             await ctx.report(100.0 * step / steps, f"step {step}", {"step": step})
-            await asyncio.sleep(float(params.get("pause", 0)))
+            await asyncio.sleep(float(params.get("pause", 0)))  # the work of one step, as long as asked
         return {"steps": steps, "label": params.get("label", "")}
 
 
@@ -70,7 +68,7 @@ async def worker_app(tmp_path: Path) -> AsyncIterator[tuple[App, StepHandler, Cl
     settings = settings_for(tmp_path, DRIVE_WORKER_POLL_MS="10", DRIVE_WORKER_CONCURRENCY="1")
     async with running_app(settings, handlers=[handler]) as app:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            yield app, handler, _client(app, channel, new_account())
+            yield app, handler, make_client(app, channel)
 
 
 async def create(client: Client, **parameters: Any) -> str:
@@ -86,21 +84,6 @@ async def wait(client: Client, task_id: str, seconds: int = 20) -> tasks_pb2.Tas
     return (await client.tasks.WaitTask(request, metadata=client.metadata)).task
 
 
-async def status_of(client: Client, task_id: str) -> tasks_pb2.Task:
-    return (
-        await client.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task_id), metadata=client.metadata)
-    ).task
-
-
-async def until(client: Client, task_id: str, predicate: Any) -> tasks_pb2.Task:
-    for _ in range(500):
-        task = await status_of(client, task_id)
-        if predicate(task):
-            return task
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"condition never met for {task_id}")
-
-
 async def test_runs_a_task_to_completion(worker_app: tuple[App, StepHandler, Client]) -> None:
     _, _, client = worker_app
     task_id = await create(client, steps=3, label="a")
@@ -113,7 +96,11 @@ async def test_runs_a_task_to_completion(worker_app: tuple[App, StepHandler, Cli
 async def test_priority_then_age(worker_app: tuple[App, StepHandler, Client]) -> None:
     _, handler, client = worker_app
     blocker = await create(client, wait=True, label="blocker")
-    await until(client, blocker, lambda task: task.status == STATUS.TASK_STATUS_IN_PROGRESS)
+    await eventually(
+        lambda: get_task(client, blocker),
+        lambda task: task.status == STATUS.TASK_STATUS_IN_PROGRESS,
+        failure="the blocker never started",
+    )
     low = await create(client, label="low", priority=10)
     high = await create(client, label="high", priority=90)
     mid_old = await create(client, label="mid-old", priority=50)
@@ -128,13 +115,17 @@ async def test_pause_resume_continues_from_checkpoint(worker_app: tuple[App, Ste
     _, handler, client = worker_app
     handler.gate.set()
     task_id = await create(client, steps=50, pause=0.02, label="long")
-    await until(client, task_id, lambda task: task.progress >= 20)
+    await eventually(
+        lambda: get_task(client, task_id), lambda task: task.progress >= 20, failure="no progress to 20 %"
+    )
     paused = (
         await client.tasks.PauseTask(tasks_pb2.PauseTaskRequest(task_id=task_id), metadata=client.metadata)
     ).task
     assert paused.status == STATUS.TASK_STATUS_PAUSED
+    # The subject: a paused task stays paused while the worker goes on polling (every 10 ms). No
+    # event announces that nothing happened, so the test lets twenty polls go by.
     await asyncio.sleep(0.2)
-    still = await status_of(client, task_id)
+    still = await get_task(client, task_id)
     assert still.status == STATUS.TASK_STATUS_PAUSED
     resumed = (
         await client.tasks.ResumeTask(tasks_pb2.ResumeTaskRequest(task_id=task_id), metadata=client.metadata)
@@ -149,12 +140,10 @@ async def test_pause_resume_continues_from_checkpoint(worker_app: tuple[App, Ste
 async def test_cancel_removes_partial_outputs(worker_app: tuple[App, StepHandler, Client]) -> None:
     app, handler, client = worker_app
     task_id = await create(client, output=True, wait=True, steps=2, label="out")
-    await until(client, task_id, lambda task: task.status == STATUS.TASK_STATUS_IN_PROGRESS)
     store = SqlOutputStore(app.service.db)
-    for _ in range(250):  # the handler creates its output right after starting
-        if await store.pending_outputs(task_id):
-            break
-        await asyncio.sleep(0.02)
+    # The handler creates its output right after starting, then waits at the gate.
+    await eventually(lambda: store.pending_outputs(task_id), failure="the handler made no output")
+    assert (await get_task(client, task_id)).status == STATUS.TASK_STATUS_IN_PROGRESS
     assert len(await store.pending_outputs(task_id)) == 1
     listed = await client.files.ListFiles(files_pb2.ListFilesRequest(), metadata=client.metadata)
     assert listed.total == 0  # hidden while the attempt runs
@@ -200,12 +189,18 @@ async def test_retry_with_backoff_then_success(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, DRIVE_WORKER_POLL_MS="10")
     async with running_app(settings, clock=clock, handlers=[handler]) as app:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            client = _client(app, channel, new_account())
+            client = make_client(app, channel)
             task_id = await create(client, label="flaky")
-            retrying = await until(client, task_id, lambda task: task.status_message.startswith("Retrying"))
+            retrying = await eventually(
+                lambda: get_task(client, task_id),
+                lambda task: task.status_message.startswith("Retrying"),
+                failure="the failed attempt was never queued for a retry",
+            )
             assert retrying.status == STATUS.TASK_STATUS_PENDING
+            # The subject: the clock stands still, so the backoff must hold the task through the
+            # worker's polls (every 10 ms); nothing announces a claim that did not happen.
             await asyncio.sleep(0.1)
-            assert (await status_of(client, task_id)).status == STATUS.TASK_STATUS_PENDING  # backoff holds it
+            assert (await get_task(client, task_id)).status == STATUS.TASK_STATUS_PENDING  # backoff holds it
             clock.advance(seconds=3)
             app.service.worker.wake()
             assert (await wait(client, task_id)).status == STATUS.TASK_STATUS_COMPLETED
@@ -219,7 +214,7 @@ async def test_rescue_and_stale_completion_refused(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, DRIVE_WORKER="false")
     async with running_app(settings, clock=clock, handlers=[handler]) as app:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            client = _client(app, channel, new_account())
+            client = make_client(app, channel)
             task_id = await create(client, label="rescued")
             store = SqlWorkerStore(app.service.db)
             # A worker claims the task and then freezes: its lease runs out.
@@ -229,7 +224,7 @@ async def test_rescue_and_stale_completion_refused(tmp_path: Path) -> None:
             assert frozen.attempts == 1
             clock.advance(seconds=31)
             assert await app.service.worker.rescue_expired() == 1
-            assert (await status_of(client, task_id)).status == STATUS.TASK_STATUS_PENDING
+            assert (await get_task(client, task_id)).status == STATUS.TASK_STATUS_PENDING
             clock.advance(seconds=5)  # past the backoff
             (claimed,) = await app.service.worker.claim(1)
             assert claimed.attempts == 2
@@ -240,7 +235,7 @@ async def test_rescue_and_stale_completion_refused(tmp_path: Path) -> None:
 
             with pytest.raises(LeaseLost):
                 await store.change_leased(task_id, "frozen-token", complete_again)
-            final = await status_of(client, task_id)
+            final = await get_task(client, task_id)
             assert final.status == STATUS.TASK_STATUS_COMPLETED and final.progress == 100.0
 
 
@@ -249,7 +244,7 @@ async def test_gives_up_after_max_attempts(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, DRIVE_WORKER="false")
     async with running_app(settings, clock=clock, handlers=[StepHandler()]) as app:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
-            client = _client(app, channel, new_account())
+            client = make_client(app, channel)
             task_id = await create(client)
             store = SqlWorkerStore(app.service.db)
             for attempt in range(3):
@@ -260,7 +255,7 @@ async def test_gives_up_after_max_attempts(tmp_path: Path) -> None:
                 clock.advance(minutes=6)
                 await app.service.worker.rescue_expired()
                 clock.advance(seconds=10)  # past the retry backoff
-            final = await status_of(client, task_id)
+            final = await get_task(client, task_id)
             assert final.status == STATUS.TASK_STATUS_FAILED
             assert "Gave up after 3 attempts" in final.error_message
             assert TaskStatus(await store.status(task_id)) is TaskStatus.FAILED

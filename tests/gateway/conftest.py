@@ -11,7 +11,7 @@ import pytest
 
 from drive_service.app import App
 from tests.gateway.binary import GatewayUnavailable, build_gateway, running_gateway
-from tests.support import new_account, token_for
+from tests.gateway.rest import rest_client
 
 
 @pytest.fixture(scope="session")
@@ -29,15 +29,6 @@ def gateway(server: App, gateway_binary: Path, tmp_path_factory: pytest.TempPath
     """Base URL of a gateway in front of the shared server of this backend."""
     with running_gateway(server.port, log_dir=tmp_path_factory.mktemp("gateway")) as running:
         yield running.url
-
-
-def rest_client(base_url: str, app: App | None = None, account_id: str | None = None) -> httpx.AsyncClient:
-    """An HTTP client of ``base_url``; with ``app``, it sends a bearer token for ``account_id``
-    (a fresh account by default)."""
-    headers = {}
-    if app is not None:
-        headers["Authorization"] = f"Bearer {token_for(app.settings, account_id or new_account())}"
-    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Helpers of the REST tier: the specification's error body, and uploads over REST."""
+"""Helpers of the REST tier: HTTP clients, the specification's error body, tasks and uploads over REST."""
 
 from __future__ import annotations
 
@@ -7,9 +7,21 @@ from typing import Any
 
 import httpx
 
+from drive_service.app import App
+from tests.support import new_account, token_for
+
 KIB = 1024
 CHUNK = 256 * KIB  # the smallest chunk size the service accepts
 RAW = {"Content-Type": "application/octet-stream"}
+
+
+def rest_client(base_url: str, app: App | None = None, account_id: str | None = None) -> httpx.AsyncClient:
+    """An HTTP client of ``base_url``; with ``app``, it sends a bearer token for ``account_id``
+    (a fresh account by default)."""
+    headers = {}
+    if app is not None:
+        headers["Authorization"] = f"Bearer {token_for(app.settings, account_id or new_account())}"
+    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0)
 
 
 def error_details(response: httpx.Response, status: int, code: str) -> dict[str, str]:
@@ -29,6 +41,12 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     """The JSON of a successful response."""
     assert response.status_code == status, response.text
     return response.json()
+
+
+async def create_task(rest: httpx.AsyncClient, name: str = "job", **fields: Any) -> dict[str, Any]:
+    """POST /api/tasks: a CUSTOM task named ``name`` with ``fields``; the task JSON."""
+    body = {"type": "TASK_TYPE_CUSTOM", "name": name, **fields}
+    return ok(await rest.post("/api/tasks", json=body))  # type: ignore[no-any-return]
 
 
 async def create_upload(

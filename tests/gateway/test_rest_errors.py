@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.gateway.binary import running_gateway
-from tests.gateway.conftest import rest_client
-from tests.gateway.rest import error_details, ok
+from tests.gateway.rest import error_details, ok, rest_client
 from tests.support import postgres_database, running_app, settings_for
 
 

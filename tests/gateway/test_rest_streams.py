@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.rest import CHUNK, error_details, ok, upload
-from tests.gateway.test_rest_tasks import create_task
+from tests.gateway.rest import CHUNK, create_task, error_details, ok, upload
 
 WATCH = "/api/tasks:watch"
 

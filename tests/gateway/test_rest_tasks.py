@@ -4,16 +4,10 @@ worker)."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import httpx
 
-from tests.gateway.rest import error_details, ok
-
-
-async def create_task(rest: httpx.AsyncClient, name: str = "job", **fields: Any) -> dict[str, Any]:
-    body = {"type": "TASK_TYPE_CUSTOM", "name": name, **fields}
-    return ok(await rest.post("/api/tasks", json=body))  # type: ignore[no-any-return]
+from tests.gateway.rest import create_task, error_details, ok
 
 
 async def test_lifecycle(rest: httpx.AsyncClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -16,8 +16,8 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import TaskType
 from drive_service.storage.redis_bus import RedisEventBus
 from drive_service.storage.redis_client import command_client
+from tests.support import REDIS_ENV, eventually
 
-REDIS_ENV = "DRIVE_TEST_REDIS_URL"
 pytestmark = pytest.mark.skipif(not os.environ.get(REDIS_ENV), reason=f"{REDIS_ENV} is not set")
 
 
@@ -37,12 +37,6 @@ class Receiver:
     def resync(self) -> None:
         self.resyncs += 1
         self.changed.set()
-
-    async def until(self, predicate: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
 
 
 @asynccontextmanager
@@ -78,7 +72,7 @@ async def test_batches_reach_the_other_instance_only() -> None:
     async with bus(here) as sender, bus(there):
         for sequence in (1, 2, 3):
             sender.forward(batch(account, sequence))
-        await there.until(lambda: len(there.sequences) == 3)
+        await eventually(lambda: len(there.sequences) == 3, changed=there.changed, failure="batches missing")
         assert there.sequences == [1, 2, 3]
         await sender.drain(5)
         assert here.sequences == []
@@ -90,5 +84,9 @@ async def test_a_dropped_batch_makes_the_others_resync() -> None:
     async with bus(here, queue_size=1) as sender, bus(there):
         for sequence in (1, 2, 3):  # one fits in the queue, two are dropped
             sender.forward(batch(account, sequence))
-        await there.until(lambda: there.resyncs >= 1 and there.sequences == [1])
+        await eventually(
+            lambda: there.resyncs >= 1 and there.sequences == [1],
+            changed=there.changed,
+            failure="no resync after the dropped batches",
+        )
         assert here.resyncs == 0

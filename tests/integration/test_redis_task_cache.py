@@ -16,9 +16,9 @@ from drive_service.domain.ids import new_id
 from drive_service.domain.tasks import Task
 from drive_service.storage.redis_client import command_client
 from drive_service.storage.task_cache import Loader, RedisTaskCache
-from tests.unit.test_task_cache import TASK
+from tests.support import REDIS_ENV
+from tests.support.samples import TASK
 
-REDIS_ENV = "DRIVE_TEST_REDIS_URL"
 pytestmark = pytest.mark.skipif(not os.environ.get(REDIS_ENV), reason=f"{REDIS_ENV} is not set")
 
 

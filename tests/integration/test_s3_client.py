@@ -32,7 +32,7 @@ from drive_service.storage.s3 import (
     UploadNotFound,
 )
 from drive_service.storage.s3.config import MIB
-from tests.s3server import S3Server, s3_config, s3_server  # noqa: F401  (fixtures)
+from tests.support.s3server import S3Server, s3_config, s3_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pytest
 
-from drive_service.domain.tasks import Task, TaskStatus, TaskType
 from drive_service.storage.task_cache import decode, encode
-
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-TASK = Task(
-    task_id="t" * 21,
-    account_id="a",
-    type=TaskType.CUSTOM,
-    status=TaskStatus.IN_PROGRESS,
-    name="n",
-    description="",
-    priority=1,
-    progress=12.5,
-    status_message="",
-    parameters={"x": [1, 2]},
-    results={},
-    error_message="",
-    created_at=NOW,
-    updated_at=NOW,
-    last_activity=NOW,
-    lease_expires_at=NOW,
-    sealed_secrets=b"sealed",
-)
+from tests.support.samples import TASK
 
 
 def test_round_trip_without_secrets() -> None:

@@ -11,9 +11,13 @@ from drive_service.services.worker import Worker, WorkerSettings
 
 
 class _IdleStore:
-    """A queue with nothing in it and no expired leases."""
+    """A queue with nothing in it and no expired leases; ``looked`` is set once the loop asked."""
+
+    def __init__(self) -> None:
+        self.looked = asyncio.Event()
 
     async def expired_leases(self, _now: datetime, _limit: int) -> list[str]:
+        self.looked.set()
         return []
 
 
@@ -22,8 +26,9 @@ async def _unused(*_args: Any) -> Any:
 
 
 async def test_cancel_racing_a_wake_up_stops_the_loop() -> None:
+    store = _IdleStore()
     worker = Worker(
-        _IdleStore(),  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
         _unused,  # type: ignore[arg-type]
         {},
         lambda: datetime.now(UTC),
@@ -33,7 +38,8 @@ async def test_cancel_racing_a_wake_up_stops_the_loop() -> None:
         SecretBox(bytes(32)),
     )
     running = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.01)  # idle, waiting for a wake-up
+    # Nothing in between suspends: by the time this resumes, the loop waits for a wake-up.
+    await asyncio.wait_for(store.looked.wait(), 2)
     worker.wake()
     await asyncio.sleep(0)  # the wake-up completes the wait in this iteration...
     running.cancel()  # ...and the stop arrives with it

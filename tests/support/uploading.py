@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from drive.v1 import uploads_pb2
-from tests.conftest import Client
+from tests.support.clients import Client
 
 KIB = 1024
 CHUNK = 256 * KIB

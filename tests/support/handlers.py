@@ -1,31 +1,26 @@
-"""Helpers for tests of built-in task handlers through the real API: a server per test module
-with the handlers under test, clients, uploads of real bytes, running a task to its end."""
+"""For tests of built-in task handlers through the real API: a server running the handlers under test,
+uploads of real bytes, running a task to its end, archives to feed it, and what it left behind."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
 import tarfile
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import grpc
-import pytest
 from google.protobuf import duration_pb2, json_format, struct_pb2
 
-from drive.v1 import files_pb2, files_pb2_grpc, stats_pb2_grpc, tasks_pb2, tasks_pb2_grpc, uploads_pb2_grpc
+from drive.v1 import files_pb2, tasks_pb2
 from drive.v1 import task_enums_pb2 as enums
 from drive_service.app import App
 from drive_service.services.handlers import Handler
-from drive_service.services.tokens import mint
-from tests.api.uploading import Payload, complete, create, send_all
-from tests.conftest import Client
-from tests.support import PG_ENV, auth, new_account, postgres_database, running_app, settings_for
+from tests.support.clients import Client
+from tests.support.polling import eventually
+from tests.support.servers import backend_database, running_app, settings_for
+from tests.support.uploading import Payload, complete, create, send_all
 
 S = enums.TaskStatus
 T = enums.TaskType
@@ -39,31 +34,11 @@ async def handler_app(
     """A started server on ``backend`` ("sqlite" or "postgres") running only ``handlers``; the
     worker polls every 20 ms. PostgreSQL is skipped unless DRIVE_TEST_DATABASE_URL is set."""
     env = {"DRIVE_WORKER_POLL_MS": "20", **env}
-    if backend == "sqlite":
-        async with running_app(settings_for(data_dir, **env), handlers=list(handlers)) as app:
-            yield app
-        return
-    if not os.environ.get(PG_ENV):
-        pytest.skip(f"{PG_ENV} is not set")
     async with (
-        postgres_database() as url,
+        backend_database(backend) as url,
         running_app(settings_for(data_dir, url, **env), handlers=list(handlers)) as app,
     ):
         yield app
-
-
-def client_for(app: App, channel: grpc.aio.Channel, account: str | None = None, **claims: Any) -> Client:
-    """A client of ``account`` (default: a new one) on ``app``; ``claims`` as for ``mint``."""
-    account = account or new_account()
-    token = mint(app.settings.jwt, account, timedelta(hours=1), **claims)
-    return Client(
-        account_id=account,
-        metadata=auth(token),
-        tasks=tasks_pb2_grpc.TaskServiceStub(channel),
-        stats=stats_pb2_grpc.StatsServiceStub(channel),
-        uploads=uploads_pb2_grpc.UploadServiceStub(channel),
-        files=files_pb2_grpc.FileServiceStub(channel),
-    )
 
 
 async def upload(
@@ -164,13 +139,13 @@ async def visible_state(client: Client) -> tuple[int, int]:
 
 
 async def settled(client: Client, expected: tuple[int, int], timeout: float = 5.0) -> tuple[int, int]:
-    """``visible_state`` once it equals ``expected`` (or when ``timeout`` passes). The worker
-    discards a failed task's hidden outputs just after recording the failure, in a separate
-    transaction, so the quota may still count them for a moment after WaitTask returns."""
-    state = await visible_state(client)
-    for _ in range(int(timeout / 0.05)):
-        if state == expected:
-            break
-        await asyncio.sleep(0.05)
-        state = await visible_state(client)
-    return state
+    """``visible_state`` once it equals ``expected``; fails the test when it does not within
+    ``timeout``. The worker discards a failed task's hidden outputs just after recording the
+    failure, in a separate transaction, so the quota may still count them for a moment after
+    WaitTask returns."""
+    return await eventually(
+        lambda: visible_state(client),
+        lambda state: state == expected,
+        within=timeout,
+        failure=f"(visible files, counted bytes) never came back to {expected}",
+    )

@@ -36,7 +36,7 @@ import pytest
 from aiobotocore.session import AioSession
 
 from drive_service.storage.s3 import S3Config
-from tests.backends import free_port
+from tests.support.backends import free_port
 
 _READY_TIMEOUT = 30.0  # moto imports a lot: a cold start takes a few seconds on a busy 2-core box
 _STOP_TIMEOUT = 10.0

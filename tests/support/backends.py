@@ -20,9 +20,10 @@ from typing import NoReturn, Self
 
 import pytest
 
-from tests.support import PG_ENV
+from tests.support.polling import eventually
+from tests.support.servers import PG_ENV, REDIS_ENV
 
-_CI_VARIABLES = (PG_ENV, "DRIVE_TEST_REDIS_URL")
+_CI_VARIABLES = (PG_ENV, REDIS_ENV)
 _COMMAND_TIMEOUT = 60.0  # initdb, pg_ctl start/stop (pg_ctl's own -t is below this)
 _READY_TIMEOUT = 10.0
 _POLL_INTERVAL = 0.02
@@ -207,15 +208,12 @@ class PrivateRedis(_PrivateServer):
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        try:
-            async with asyncio.timeout(_READY_TIMEOUT):
-                while not await self._answers():
-                    if self._process.returncode is not None:
-                        raise RuntimeError(f"redis-server exited:\n{self._log_tail()}")
-                    await asyncio.sleep(_POLL_INTERVAL)
-        except TimeoutError:
-            reason = f"redis-server not ready within {_READY_TIMEOUT} s"
-            raise RuntimeError(f"{reason}:\n{self._log_tail()}") from None
+        await eventually(
+            self._answers,
+            within=_READY_TIMEOUT,
+            every=_POLL_INTERVAL,
+            failure=lambda: f"redis-server never answered PING:\n{self._log_tail()}",
+        )
 
     async def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL if it lingers) and wait until it is gone."""
@@ -238,6 +236,10 @@ class PrivateRedis(_PrivateServer):
             shutil.rmtree(self._root, ignore_errors=True)
 
     async def _answers(self) -> bool:
+        """Whether it answers PING; fails the test if the process has exited."""
+        assert self._process is not None
+        if self._process.returncode is not None:
+            raise AssertionError(f"redis-server exited:\n{self._log_tail()}")
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         except OSError:
