@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from drive_service.app import App  # noqa: E402
+from drive_service.pools import DEFAULT_POOL_ID  # noqa: E402
 from tests.support import (  # noqa: E402
     BACKEND_NAMES,
     PG_ENV,
@@ -24,6 +26,7 @@ from tests.support import (  # noqa: E402
     running_app,
     settings_for,
 )
+from tests.support.s3server import S3Server, s3_pools_file, small_parts_server  # noqa: E402
 
 
 @pytest.fixture(scope="session", params=BACKEND_NAMES)
@@ -34,20 +37,39 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``storage`` is "local" unless the test is marked ``storages("local", "s3")``: then it runs
+    on a local pool and on an S3 pool (a moto server child process)."""
+    if "storage" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("storages")
+        kinds = marker.args if marker is not None else ("local",)
+        metafunc.parametrize("storage", kinds, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-async def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
-    """A running server on port 0 shared by the tests of one backend."""
-    data_dir = tmp_path_factory.mktemp(f"server-{backend}")
-    # The shared server runs no worker: its tests drive tasks as an external executor would.
-    if backend == "sqlite":
-        async with running_app(settings_for(data_dir, DRIVE_WORKER="false")) as app:
-            yield app
+async def storage(request: pytest.FixtureRequest) -> AsyncIterator[S3Server | None]:
+    """Where the shared server's default pool keeps its bytes: local disk (None), or the
+    S3-API server returned."""
+    if request.param == "local":
+        yield None
         return
-    async with (
-        postgres_database() as url,
-        running_app(settings_for(data_dir, url, DRIVE_WORKER="false")) as app,
-    ):
-        yield app
+    async with small_parts_server() as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+async def server(
+    backend: str, storage: S3Server | None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[App]:
+    """A running server on port 0 shared by the tests of one backend and pool kind."""
+    data_dir = tmp_path_factory.mktemp(f"server-{backend}-{'local' if storage is None else 's3'}")
+    # The shared server runs no worker: its tests drive tasks as an external executor would.
+    env = {"DRIVE_WORKER": "false"}
+    if storage is not None:
+        env["DRIVE_POOLS_FILE"] = str(s3_pools_file(storage, data_dir / "config", DEFAULT_POOL_ID))
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(postgres_database()) if backend == "postgres" else None
+        yield await stack.enter_async_context(running_app(settings_for(data_dir, url, **env)))
 
 
 @pytest.fixture(scope="session")

@@ -185,10 +185,6 @@ class S3BlobStore:
         if await self._exists(staging.task_id):
             return
         upload_id = _upload_id(staging)
-        if not staging.tags:  # an empty file: S3 cannot complete a multipart upload of no parts
-            await _guard(self._s3.put_object(key, b""))
-            await _guard(self._s3.abort_multipart(key, upload_id))
-            return
         parts = [Part(number, tag) for number, tag in enumerate(staging.tags, start=1)]
         try:
             await _guard(self._s3.complete_multipart(key, upload_id, parts))

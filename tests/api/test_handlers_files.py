@@ -3,11 +3,13 @@ API: a server of their own with four pools, real uploads, tasks run by the worke
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import json
 import os
+import tomllib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +31,7 @@ from drive_service.services.handlers.migrate import StorageMigrationHandler
 from drive_service.services.handlers.move import FileMoveHandler
 from tests.support import BACKEND_NAMES, Client, expect_error, make_client, new_account
 from tests.support.handlers import handler_app
+from tests.support.s3server import S3Server, s3_pools_file, small_parts_server
 from tests.support.uploading import CHUNK
 
 S = enums.TaskStatus
@@ -64,9 +67,13 @@ class CrashOnce:
         return await self.inner.run(dataclasses.replace(ctx, _report=report))
 
 
-def _pools_file(directory: Path) -> Path:
+def _pools_file(directory: Path, s3: S3Server | None) -> Path:
+    """Four pools; with ``s3``, Alpha (where uploads go unless told) is an S3 pool on it."""
+    alpha: dict[str, Any] = {"path": "alpha"}
+    if s3 is not None:
+        alpha = tomllib.loads(s3_pools_file(s3, directory / "s3", ALPHA).read_text())["pools"][0]["storage"]
     pools = [
-        {"id": ALPHA, "name": "Alpha", "storage": {"path": "alpha"}},
+        {"id": ALPHA, "name": "Alpha", "storage": alpha},
         {"id": BETA, "name": "Beta", "storage": {"path": "beta"}},
         {
             "id": IMAGES,
@@ -87,9 +94,25 @@ def _pools_file(directory: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=BACKEND_NAMES)
+@pytest.fixture(
+    scope="module",
+    params=[(b, kind) for b in BACKEND_NAMES for kind in ("local", "s3")],
+    ids=[f"{b}-{kind}" for b in BACKEND_NAMES for kind in ("local", "s3")],
+)
 async def files_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[App]:
+    """The handlers' server; on each database, once with local pools only and once with Alpha on
+    an S3-API server (so moves and migrations cross between an S3 and a local pool)."""
+    backend, kind = request.param
+    async with contextlib.AsyncExitStack() as stack:
+        s3 = await stack.enter_async_context(small_parts_server()) if kind == "s3" else None
+        yield await stack.enter_async_context(_files_app(backend, s3, tmp_path_factory))
+
+
+@contextlib.asynccontextmanager
+async def _files_app(
+    backend: str, s3: S3Server | None, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[App]:
     directory = tmp_path_factory.mktemp("handlers-files")
     handlers: list[Handler] = [
@@ -100,8 +123,8 @@ async def files_app(
         CrashOnce(FileDecryptHandler()),
         CrashOnce(FileConversionHandler()),
     ]
-    pools = str(_pools_file(directory))
-    async with handler_app(request.param, directory / "var", handlers, DRIVE_POOLS_FILE=pools) as app:
+    pools = str(_pools_file(directory, s3))
+    async with handler_app(backend, directory / "var", handlers, DRIVE_POOLS_FILE=pools) as app:
         yield app
 
 
@@ -412,6 +435,19 @@ async def test_migration_moves_only_the_accounts_files(alice: Client, bob: Clien
     assert (await get(alice, already.id)).pool_id == BETA
     assert [(await get(bob, file.id)).pool_id for file in (theirs, other)] == [ALPHA, ALPHA]
     assert await read(bob, theirs.id) == shared
+
+
+async def test_migration_back_and_forth_keeps_every_byte(alice: Client) -> None:
+    contents = [os.urandom(2 * CHUNK + 7), os.urandom(CHUNK), b"x"]
+    files = [await upload(alice, data, pool_id=BETA) for data in contents]
+    for source, target in ((BETA, ALPHA), (ALPHA, BETA), (BETA, ALPHA)):
+        outcome = results(
+            await run(alice, T.TASK_TYPE_STORAGE_MIGRATION, sourcePoolId=source, targetPoolId=target)
+        )
+        assert outcome["filesMigrated"] == 3.0
+        for file, data in zip(files, contents, strict=True):
+            assert (await get(alice, file.id)).pool_id == target
+            assert await read(alice, file.id) == data
 
 
 async def test_migration_skips_files_the_target_refuses(alice: Client) -> None:

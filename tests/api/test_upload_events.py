@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from google.protobuf import json_format
 
 from drive.v1 import tasks_pb2, uploads_pb2
 from tests.support import Client
 from tests.support.uploading import CHUNK, complete, create, payload
 from tests.support.watching import read, started
+
+pytestmark = pytest.mark.storages("local", "s3")
 
 
 async def test_progress_flows_during_a_many_chunk_upload(client: Client) -> None:

@@ -8,10 +8,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import grpc
+import pytest
 
 from drive.v1 import files_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 from tests.support import Client, expect_error
 from tests.support.uploading import CHUNK, Payload, create, payload, send_chunk
+
+pytestmark = pytest.mark.storages("local", "s3")
 
 
 async def _quota(client: Client) -> files_pb2.GetQuotaResponse:

@@ -7,12 +7,14 @@ import hashlib
 
 import google_crc32c
 import grpc
+import pytest
 
 from drive.v1 import files_pb2, stats_pb2, task_enums_pb2, tasks_pb2, uploads_pb2
 from drive_service.app import App
-from drive_service.storage.blobs import blob_path
-from tests.support import Client, expect_error, staging_dir
+from tests.support import Client, expect_error, is_staged, stored_bytes
 from tests.support.uploading import CHUNK, complete, create, payload, send_all, send_chunk
+
+pytestmark = pytest.mark.storages("local", "s3")
 
 
 async def test_create_chunks_complete(client: Client, server: App) -> None:
@@ -29,14 +31,14 @@ async def test_create_chunks_complete(client: Client, server: App) -> None:
         "report.bin",
         False,
     )
-    stored = blob_path(server.service.pools.get(file.pool_id).root, file.hash).read_bytes()
+    stored = await stored_bytes(server, client.account_id, file.id)
     assert hashlib.sha256(stored).hexdigest() == data.sha256
     task = await client.tasks.GetTask(
         tasks_pb2.GetTaskRequest(task_id=created.task_id), metadata=client.metadata
     )
     assert task.task.status == task_enums_pb2.TASK_STATUS_COMPLETED
     assert dict(task.task.results)["fileId"] == file.id
-    assert not staging_dir(server.settings, created.task_id).exists()
+    assert not await is_staged(server, created.task_id)
     again = (await complete(client, created.task_id)).file
     assert again.id == file.id  # idempotent
 
@@ -135,7 +137,7 @@ async def test_hash_mismatch_fails_the_task(client: Client, server: App) -> None
         tasks_pb2.GetTaskRequest(task_id=created.task_id), metadata=client.metadata
     )
     assert task.task.status == task_enums_pb2.TASK_STATUS_FAILED
-    assert not staging_dir(server.settings, created.task_id).exists()
+    assert not await is_staged(server, created.task_id)
     files = await client.files.ListFiles(files_pb2.ListFilesRequest(), metadata=client.metadata)
     assert files.total == 0
 
@@ -181,7 +183,7 @@ async def test_cancel_list_stats_cleanup(client: Client, server: App) -> None:
         uploads_pb2.CancelUploadTaskRequest(task_id=cancelled.task_id), metadata=client.metadata
     )
     assert response.task.status == task_enums_pb2.TASK_STATUS_CANCELLED
-    assert not staging_dir(server.settings, cancelled.task_id).exists()
+    assert not await is_staged(server, cancelled.task_id)
     await expect_error(
         send_chunk(client, cancelled.task_id, 1, data.chunk(1)),
         grpc.StatusCode.FAILED_PRECONDITION,

@@ -29,10 +29,12 @@ from tests.support.servers import (
     REDIS_ENV,
     backend_database,
     default_pool_root,
+    is_staged,
     postgres_database,
     running_app,
     settings_for,
     staging_dir,
+    stored_bytes,
 )
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "eventually",
     "expect_error",
     "expect_unavailable",
+    "is_staged",
     "make_client",
     "new_account",
     "postgres_database",
@@ -56,6 +59,7 @@ __all__ = [
     "running_app",
     "settings_for",
     "staging_dir",
+    "stored_bytes",
     "token_for",
     "unavailable",
 ]

@@ -218,3 +218,35 @@ async def s3_server() -> AsyncIterator[S3Server]:
 def s3_config(s3_server: S3Server) -> S3Config:
     """The shared server's bucket under a prefix no other test uses."""
     return s3_server.config(prefix=f"t-{secrets.token_hex(6)}/")
+
+
+#: The smallest part the API tests' S3 server accepts: the service's smallest chunk, so tests
+#: keep their small chunks (a real S3 store wants 5 MiB, the pools' default ``min_part_size``).
+TEST_MIN_PART_SIZE = 256 * 1024
+
+
+def s3_pools_file(server: S3Server, folder: Path, pool_id: str, *, prefix: str = "") -> Path:
+    """A pools file (TOML) in ``folder`` with one public S3 pool ``pool_id`` on ``server``'s bucket,
+    under ``prefix`` (default: a fresh one)."""
+    prefix = prefix or f"pool-{secrets.token_hex(6)}/"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pools.toml"
+    storage = {
+        "kind": "s3",
+        "bucket": server.bucket,
+        "prefix": prefix,
+        "endpoint": server.endpoint,
+        "region": REGION,
+        "access_key_id": server.access_key_id,
+        "secret_access_key": server.secret_access_key,
+        "addressing": "path",
+        "min_part_size": TEST_MIN_PART_SIZE,
+    }
+    table = ", ".join(f"{key} = {json.dumps(value)}" for key, value in storage.items())
+    path.write_text(f'[[pools]]\nid = "{pool_id}"\nname = "S3"\nstorage = {{ {table} }}\n')
+    return path
+
+
+def small_parts_server() -> S3Server:
+    """An S3 server for the service's S3 pools in tests (parts down to TEST_MIN_PART_SIZE)."""
+    return S3Server(env={"S3_UPLOAD_PART_MIN_SIZE": str(TEST_MIN_PART_SIZE)})

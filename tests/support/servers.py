@@ -94,3 +94,18 @@ def default_pool_root(settings: Settings) -> Path:
 def staging_dir(settings: Settings, task_id: str) -> Path:
     """Where a local pool keeps an upload's chunks until it completes."""
     return settings.storage.uploads_path / task_id
+
+
+async def stored_bytes(app: App, account_id: str, file_id: str) -> bytes:
+    """The bytes of a file's blob as its pool's store holds them (sealed, when encrypted)."""
+    file = await app.service.files.get_file(account_id, file_id)
+    blocks = app.service.blobs.of(file.pool_id).read(file.blob_key)
+    return b"".join([block async for block in blocks])
+
+
+async def is_staged(app: App, task_id: str) -> bool:
+    """Whether any pool's store still holds staged bytes of the upload."""
+    for pool in app.service.pools.all():
+        if task_id in await app.service.blobs.of(pool.id).staging_ids():
+            return True
+    return False
