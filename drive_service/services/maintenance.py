@@ -119,42 +119,43 @@ class Maintenance:
         return len(abandoned)
 
     async def _collect_staging(self) -> int:
-        removed = 0
-        for store in self._stores():
+        async def collect(pool_id: str, store: BlobStore) -> int:
             staged = await store.staging_ids()
-            if not staged:
-                continue
-            keep = await self._upload_store.staged_task_ids(staged)
+            keep = await self._upload_store.staged_task_ids(staged) if staged else set()
             for task_id in staged:
                 if task_id not in keep:
                     await store.discard_staging(task_id)
-                    removed += 1
-        return removed
+            return len(staged) - len(keep)
+
+        return await self._each_store(collect)
 
     async def _collect_blobs(self) -> int:
         """Blobs no file references, and the leftovers of interrupted writes, once older than
         BLOB_GRACE. Bytes a store keeps where an upload staged them are named by the task's id:
         while that upload is in progress (its completion may be hashing them), they stay."""
-        removed = 0
         older_than = self._clock() - BLOB_GRACE
-        for store in self._stores():
-            removed += await store.sweep(older_than)
-        for pool in self._pools.all():
-            store = self._blobs.of(pool.id)
+
+        async def collect(pool_id: str, store: BlobStore) -> int:
+            removed = await store.sweep(older_than)
             candidates = await store.blob_keys(older_than)
-            if not candidates:
-                continue
-            known = await self._file_store.known_blobs(pool.id, candidates)
+            known = await self._file_store.known_blobs(pool_id, candidates) if candidates else set()
             unknown = [key for key in candidates if key not in known]
             staged = await self._upload_store.staged_task_ids(unknown) if unknown else set()
             for key in unknown:
                 if key not in staged:
                     await store.delete_blob(key)
                     removed += 1
-        return removed
+            return removed
 
-    def _stores(self) -> list[BlobStore]:
-        """Each distinct store once (pools may share one)."""
-        return list(
-            {id(store): store for store in map(self._blobs.of, (p.id for p in self._pools.all()))}.values()
-        )
+        return await self._each_store(collect)
+
+    async def _each_store(self, job: Callable[[str, BlobStore], Awaitable[int]]) -> int:
+        """Run ``job`` on each pool's store, summing its counts; a store that fails (its bucket
+        unreachable, say) is logged and the other pools are still served."""
+        total = 0
+        for pool in self._pools.all():
+            try:
+                total += await job(pool.id, self._blobs.of(pool.id))
+            except Exception:
+                _log.exception("maintenance of a pool's store failed", extra={"pool_id": pool.id})
+        return total

@@ -210,6 +210,9 @@ class UnusableBlobStore:
     async def probe(self) -> None:
         raise StorageMisconfigured("see the service's start-up log")
 
+    async def aclose(self) -> None:
+        return None  # it never opened a connection
+
 
 def s3_blob_store(pool_id: str, remote: ObjectStorage) -> BlobStore:
     """The store of an s3 pool: S3BlobStore, or UnusableBlobStore when the settings are invalid

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import os
-import tomllib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from drive_service.services.handlers.migrate import StorageMigrationHandler
 from drive_service.services.handlers.move import FileMoveHandler
 from tests.support import BACKEND_NAMES, Client, expect_error, make_client, new_account
 from tests.support.handlers import handler_app
-from tests.support.s3server import S3Server, s3_pools_file, small_parts_server
+from tests.support.s3server import S3Server, s3_storage, small_parts_server
 from tests.support.uploading import CHUNK
 
 S = enums.TaskStatus
@@ -69,9 +68,7 @@ class CrashOnce:
 
 def _pools_file(directory: Path, s3: S3Server | None) -> Path:
     """Four pools; with ``s3``, Alpha (where uploads go unless told) is an S3 pool on it."""
-    alpha: dict[str, Any] = {"path": "alpha"}
-    if s3 is not None:
-        alpha = tomllib.loads(s3_pools_file(s3, directory / "s3", ALPHA).read_text())["pools"][0]["storage"]
+    alpha = {"path": "alpha"} if s3 is None else s3_storage(s3)
     pools = [
         {"id": ALPHA, "name": "Alpha", "storage": alpha},
         {"id": BETA, "name": "Beta", "storage": {"path": "beta"}},

@@ -225,16 +225,13 @@ def s3_config(s3_server: S3Server) -> S3Config:
 TEST_MIN_PART_SIZE = 256 * 1024
 
 
-def s3_pools_file(server: S3Server, folder: Path, pool_id: str, *, prefix: str = "") -> Path:
-    """A pools file (TOML) in ``folder`` with one public S3 pool ``pool_id`` on ``server``'s bucket,
-    under ``prefix`` (default: a fresh one)."""
-    prefix = prefix or f"pool-{secrets.token_hex(6)}/"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "pools.toml"
-    storage = {
+def s3_storage(server: S3Server, *, prefix: str = "", **overrides: Any) -> dict[str, Any]:
+    """A pools file's ``storage`` table for an S3 pool on ``server``'s bucket under ``prefix``
+    (default: a fresh one), parts down to TEST_MIN_PART_SIZE; ``overrides`` replace keys."""
+    storage: dict[str, Any] = {
         "kind": "s3",
         "bucket": server.bucket,
-        "prefix": prefix,
+        "prefix": prefix or f"pool-{secrets.token_hex(6)}/",
         "endpoint": server.endpoint,
         "region": REGION,
         "access_key_id": server.access_key_id,
@@ -242,8 +239,16 @@ def s3_pools_file(server: S3Server, folder: Path, pool_id: str, *, prefix: str =
         "addressing": "path",
         "min_part_size": TEST_MIN_PART_SIZE,
     }
-    table = ", ".join(f"{key} = {json.dumps(value)}" for key, value in storage.items())
-    path.write_text(f'[[pools]]\nid = "{pool_id}"\nname = "S3"\nstorage = {{ {table} }}\n')
+    storage.update(overrides)
+    return storage
+
+
+def s3_pools_file(server: S3Server, folder: Path, pool_id: str, *, prefix: str = "") -> Path:
+    """A pools file in ``folder`` with one public S3 pool ``pool_id`` (see s3_storage)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pools.json"
+    pool = {"id": pool_id, "name": "S3", "storage": s3_storage(server, prefix=prefix)}
+    path.write_text(json.dumps({"pools": [pool]}))
     return path
 
 

@@ -103,9 +103,6 @@ async def stored_bytes(app: App, account_id: str, file_id: str) -> bytes:
     return b"".join([block async for block in blocks])
 
 
-async def is_staged(app: App, task_id: str) -> bool:
-    """Whether any pool's store still holds staged bytes of the upload."""
-    for pool in app.service.pools.all():
-        if task_id in await app.service.blobs.of(pool.id).staging_ids():
-            return True
-    return False
+async def is_staged(app: App, task_id: str, pool_id: str | None = None) -> bool:
+    """Whether the pool's store (default: the default pool's) still holds staged bytes of the upload."""
+    return task_id in await app.service.blobs.of(app.service.pools.get(pool_id).id).staging_ids()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -25,11 +26,18 @@ def quiet_sdk_debug_logs() -> None:
             logger.setLevel(logging.INFO)
 
 
+@functools.cache
+def _shared_session() -> AioSession:
+    """One SDK session for every store: it caches the service model and client class, which
+    take a few hundred milliseconds of CPU to build (on the event loop) for each new session."""
+    return AioSession()
+
+
 async def open_client(config: S3Config) -> tuple[S3Client, contextlib.AsyncExitStack]:
     """A new aiobotocore client for ``config`` and the stack that closes it."""
     quiet_sdk_debug_logs()
     stack = contextlib.AsyncExitStack()
-    session = AioSession()
+    session = _shared_session()
     client_config = AioConfig(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
