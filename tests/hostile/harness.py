@@ -1,0 +1,210 @@
+"""One hostile example, end to end: make what it refers to, call, then check everything.
+
+``Harness.run`` is the property every test module states: for one drawn call of one RPC, the
+answer is a clear error or a readable response (checks.py), a refused call stored nothing, the
+victim is untouched and unseen, the server is SERVING and the caller's normal reads still work,
+and nothing was logged with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+from hypothesis import assume
+
+from drive.v1 import files_pb2
+from drive_service.app import App
+from tests.hostile import checks, observe
+from tests.hostile.checks import Leak, LogCapture, Problems, StoredOnRefusal
+from tests.hostile.invoke import Outcome, invoke
+from tests.hostile.rpcs import Rpc
+from tests.hostile.spec import Many, Msg, Resolve, build, refs, size
+from tests.hostile.wire import Raw
+from tests.hostile.world import MARKER, Account, Stubs, make_victim, materialize, resolver
+
+UNARY_DEADLINE = 15.0  # generous on a loaded machine; a unary call that takes longer has hung
+CLIENT_STREAM_DEADLINE = 30.0
+#: Server streams (and calls asked to hold, like WaitTask) are ended by this deadline.
+HOLD_DEADLINE = 0.3
+_STREAM_BUDGET = 32 * 1024 * 1024  # bytes one example may send (a drawn stream may be huge)
+#: Triage mode: record every failing example in this JSON-lines file instead of stopping at the
+#: first; each test that recorded one still fails, at its teardown (see conftest.py).
+CATALOG = os.environ.get("DRIVE_HOSTILE_CATALOG")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One drawn call: with an admin token or not, and the body (a message, a Raw, or for a
+    client stream a tuple of them or a Many)."""
+
+    admin: bool
+    body: object
+
+    def __repr__(self) -> str:
+        return f"{'[admin] ' if self.admin else ''}{self.body!r}"
+
+
+class Harness:
+    """A running server, a channel to it, its log, and the victim account."""
+
+    def __init__(self, app: App, channel: grpc.aio.Channel, logs: LogCapture, backend: str) -> None:
+        self.app = app
+        self.channel = channel
+        self.logs = logs
+        self.backend = backend
+        self.stubs = Stubs.on(channel)
+        self.victim: Account
+        self.victim_print: tuple[bytes, ...] = ()
+        self.pool_id = ""
+        self.recorded = 0  # failing examples written to the catalog so far
+
+    async def start(self) -> None:
+        """Make the victim's data and note its fingerprint."""
+        self.victim = await make_victim(self.stubs, self.app.settings)
+        pools = await self.stubs.files.ListPools(files_pb2.ListPoolsRequest(), metadata=self.victim.metadata)
+        self.pool_id = pools.pools[0].id
+        self.victim_print = await observe.fingerprint(self.channel, self.victim.metadata)
+        self.logs.take()
+
+    @property
+    def message_limit(self) -> int:
+        """The server's largest accepted message (bigger ones are refused by gRPC itself)."""
+        return self.app.settings.max_chunk_size + 1024 * 1024
+
+    async def run(self, rpc: Rpc, call: Call, *, malformed: bool = False, foreign: bool = False) -> Outcome:
+        """Make the call as a fresh account and check every invariant; raises a HostileFailure.
+
+        ``malformed``: the request does not parse, so INVALID_ARGUMENT MALFORMED_REQUEST is due.
+        ``foreign``: every id in the request is the victim's, so no answer may reveal its state.
+        """
+        self._fits(rpc, call.body)
+        problems = Problems()
+        earlier = self.logs.take()  # logged after the previous example's checks: still ours to report
+        caller = Account.fresh(self.app.settings)
+        wanted = list(refs(call.body))
+        await materialize(self.stubs, caller, wanted)
+        before = observe.Counts()
+        if any(ref.name.startswith("own.") for ref in wanted):
+            before = await observe.counts(self.channel, caller.metadata, Problems()) or before
+        requests = self._encode(rpc, call.body, resolver(caller, self.victim, self.pool_id))
+        metadata = caller.admin_metadata if call.admin else caller.metadata
+        outcome = await invoke(self.channel, rpc, requests, metadata, self._deadline(rpc))
+        checks.check_outcome(problems, outcome, deadline_ok=rpc.server_streaming or rpc.holds_call)
+        if malformed:
+            checks.check_malformed(problems, outcome)
+        checks.check_no_marker(problems, outcome, MARKER)
+        if foreign:
+            _check_foreign(problems, outcome)
+        _, after, victim_print = await asyncio.gather(
+            observe.serving(self.channel, problems),
+            observe.counts(self.channel, caller.metadata, problems),
+            observe.fingerprint(self.channel, self.victim.metadata),
+        )
+        if not outcome.ok and after is not None:
+            _check_nothing_stored(problems, rpc, outcome, before, after)
+        if victim_print != self.victim_print:
+            problems.add(Leak, "the victim's tasks, uploads, files, bundles or quota use changed")
+            self.victim_print = victim_print  # report each change once
+        checks.check_logs(problems, earlier + self.logs.take())
+        self._report(rpc, call, problems)
+        return outcome
+
+    def _fits(self, rpc: Rpc, body: object) -> None:
+        """Skip draws gRPC itself would refuse (a message over the server's limit) or that are
+        too big to send quickly; drive.v1's own checks are what is under test."""
+        items = body.item if isinstance(body, Many) else body
+        each = items if isinstance(items, tuple) and rpc.client_streaming else (items,)
+        per_message = [size(item.base if isinstance(item, Raw) else item) for item in each]
+        total = sum(per_message) * (body.count if isinstance(body, Many) else 1)
+        if max(per_message, default=0) >= self.message_limit - 4096 or total >= _STREAM_BUDGET:
+            assume(False)
+
+    def _deadline(self, rpc: Rpc) -> float:
+        if rpc.server_streaming or rpc.holds_call:
+            return HOLD_DEADLINE
+        return CLIENT_STREAM_DEADLINE if rpc.client_streaming else UNARY_DEADLINE
+
+    def _encode(self, rpc: Rpc, body: object, resolve: Resolve) -> bytes | Iterator[bytes]:
+        message_class = rpc.request_class()
+
+        def one(item: object) -> bytes:
+            if isinstance(item, Raw):
+                data = item.encode(build(item.base, message_class(), resolve).SerializeToString())
+                _assert_unparsable(message_class, data, item)
+                return data
+            assert isinstance(item, Msg)
+            return bytes(build(item, message_class(), resolve).SerializeToString())
+
+        if not rpc.client_streaming:
+            return one(body)
+        if isinstance(body, Many):
+            encoded = one(body.item)
+            return iter([encoded] * body.count)
+        return iter([one(item) for item in body])  # type: ignore[attr-defined]
+
+    def _report(self, rpc: Rpc, call: Call, problems: Problems) -> None:
+        if not problems:
+            return
+        if CATALOG is None:
+            checks.raise_first(problems, f"{rpc.id} on {self.backend}: {call!r}")
+        entry = {
+            "rpc": rpc.id,
+            "backend": self.backend,
+            "kinds": [kind.__name__ for kind in problems.kinds()],
+            "problems": problems.text(),
+            "call": repr(call)[:4000],
+        }
+        with Path(str(CATALOG)).open("a", encoding="utf-8") as catalog:
+            catalog.write(json.dumps(entry) + "\n")
+        self.recorded += 1
+
+
+def _assert_unparsable(message_class: Any, data: bytes, raw: Raw) -> None:
+    """A test bug, not a server one: the corruption must really make the bytes unparsable."""
+    try:
+        message_class.FromString(data)
+    except DecodeError:
+        return
+    raise AssertionError(f"test bug: {raw!r} parses as {message_class.DESCRIPTOR.name}")
+
+
+#: Answers that tell a caller something about a resource that is not theirs (its state).
+_REVEALING = {
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.DATA_LOSS,
+}
+
+
+def _check_foreign(problems: Problems, outcome: Outcome) -> None:
+    if outcome.code in _REVEALING:
+        problems.add(Leak, f"another account's resource answered as if it existed: {outcome.describe()}")
+
+
+def _check_nothing_stored(
+    problems: Problems, rpc: Rpc, outcome: Outcome, before: observe.Counts, after: observe.Counts
+) -> None:
+    """A refused call leaves the counts and the stored bytes as they were. One exception, by
+    contract: a client stream that created an upload before failing (UploadFile) names it in the
+    ErrorInfo (``taskId``) so that the client can resume it; that upload may remain, reserved."""
+    new_task = rpc.client_streaming and outcome.infos and "taskId" in outcome.infos[0].metadata
+    expected = before
+    if new_task and after.tasks == before.tasks + 1 and after.uploads == before.uploads + 1:
+        expected = observe.Counts(
+            before.tasks + 1, before.uploads + 1, before.files, before.bundles, before.used_bytes,
+            after.reserved_bytes,
+        )  # fmt: skip
+    grew_reservation = after.reserved_bytes > expected.reserved_bytes
+    same = (after.tasks, after.uploads, after.files, after.bundles, after.used_bytes) == (
+        expected.tasks, expected.uploads, expected.files, expected.bundles, expected.used_bytes,
+    )  # fmt: skip
+    if not same or grew_reservation:
+        problems.add(StoredOnRefusal, f"refused ({outcome.code.name}) but {before} became {after}")

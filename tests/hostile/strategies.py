@@ -1,0 +1,216 @@
+"""Hypothesis strategies for any drive.v1 request, built from its message descriptor.
+
+``requests(descriptor)`` covers every field type by its descriptor alone, so a new RPC or field is
+exercised without touching this module. ``HINTS`` adds plausible values for well-known field
+names (ids of real resources, a valid content type, a chunk-sized payload …): mixed with the
+hostile values they let a request get past the first check and reach the deeper ones, and they
+bring in the victim account's ids. ``unparsable(descriptor)`` draws raw bytes that are not a valid
+encoding of the message (see ``wire.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from hypothesis import strategies as st
+
+from drive.v1 import task_enums_pb2
+from tests.hostile import values, wire
+from tests.hostile.spec import STRUCT, Many, Msg, Ref, Rep
+from tests.hostile.wire import Raw
+
+_F = FieldDescriptor
+_INTEGER_BOUNDS = {
+    _F.TYPE_INT32: values.INT32, _F.TYPE_SINT32: values.INT32, _F.TYPE_SFIXED32: values.INT32,
+    _F.TYPE_INT64: values.INT64, _F.TYPE_SINT64: values.INT64, _F.TYPE_SFIXED64: values.INT64,
+    _F.TYPE_UINT32: values.UINT32, _F.TYPE_FIXED32: values.UINT32,
+    _F.TYPE_UINT64: values.UINT64, _F.TYPE_FIXED64: values.UINT64,
+}  # fmt: skip
+_MAX_NESTING = 3  # message fields inside message fields (drive.v1 requests nest at most 2)
+_MANY = (1000, 10_000)  # "many items" in a repeated field or a stream
+
+
+def _refs(*names: str) -> st.SearchStrategy[object]:
+    return st.sampled_from([Ref(name) for name in names])
+
+
+#: Resource ids the world (world.py) can resolve: the calling account's (made on demand), the
+#: victim's (made once), and ids that name nothing.
+TASK_IDS = _refs(
+    "own.task", "own.upload", "own.file_task", "victim.task", "victim.done_task", "victim.upload",
+    "victim.file_task",
+) | st.just("abcdefghijklmnopqrstu")  # fmt: skip
+FILE_IDS = _refs("own.file", "victim.file") | st.just("abcdefghijklmnopqrstu")
+BUNDLE_IDS = _refs("own.bundle", "victim.bundle") | st.just("abcdefghijklmnopqrstu")
+ACCOUNT_IDS = _refs("own.account", "victim.account") | st.just("00000000-0000-4000-8000-000000000000")
+_TASK_TYPES = [value.number for value in task_enums_pb2.TaskType.DESCRIPTOR.values if value.number]
+#: Parameter keys of the built-in task handlers (DESIGN §5), so parameters reach the handlers' checks.
+PARAMETER_KEYS = (
+    "fileIds", "fileId", "targetPoolId", "targetBundleId", "compressionFormat", "compressionLevel",
+    "outputFileName", "password", "operationType", "targetIds", "operationParameters", "expiredAt",
+    "sourcePoolId", "targetFormat",
+)  # fmt: skip
+_PARAMETER_VALUES = (
+    FILE_IDS | st.lists(FILE_IDS, max_size=3) | _refs("pool", "own.bundle", "victim.bundle")
+    | st.sampled_from(("zip", "tar.gz", "delete", "move", "setExpiry", "png", 9, "9999-12-31T23:59:59Z"))
+)  # fmt: skip
+
+
+def _parameters() -> st.SearchStrategy[object]:
+    keys = st.sampled_from(PARAMETER_KEYS) | values.strings()
+    plausible = st.dictionaries(st.sampled_from(PARAMETER_KEYS), _PARAMETER_VALUES, max_size=4)
+    return plausible | values.structs(keys)
+
+
+#: Plausible values for well-known field names (any message, any RPC).
+HINTS: Mapping[str, st.SearchStrategy[object]] = {
+    "task_id": TASK_IDS,
+    "task_ids": st.lists(TASK_IDS, max_size=4),
+    "file_id": FILE_IDS,
+    "bundle_id": BUNDLE_IDS,
+    "account_id": ACCOUNT_IDS,
+    "pool_id": _refs("pool"),
+    "name": st.just("report"),
+    "file_name": st.just("report.txt"),
+    "content_type": st.sampled_from(("text/plain", "application/octet-stream")),
+    "hash": _refs("own.upload.sha256") | st.just("0" * 64),
+    "file_size": st.sampled_from((262_244, 100, 1)),
+    "chunk_size": st.sampled_from((262_144, 0)),
+    "chunk_index": st.sampled_from((0, 1, 2)),
+    "data": st.sampled_from((Rep(b"b", 100), Rep(b"a", 262_144))),
+    "sort_by": st.sampled_from(("name", "created", "lastActivity", "filename", "filesize")),
+    "limit": st.sampled_from((1, 10, 1000)),
+    "offset": st.sampled_from((0, 1)),
+    "progress": st.sampled_from((0.0, 50.0, 100.0)),
+    "type": st.sampled_from(_TASK_TYPES),
+    "types": st.lists(st.sampled_from(_TASK_TYPES), min_size=1, max_size=3),
+    "parameters": _parameters(),
+    "results": _parameters(),
+    "password": st.just("correct horse battery staple"),
+    "encrypt_password": st.just("correct horse battery staple"),
+    "request_id": st.just("request-1"),
+    "quota_bytes": st.sampled_from((2**30, 2**63 - 1)),
+}
+
+
+def requests(descriptor: Descriptor) -> st.SearchStrategy[Msg]:
+    """Any message of ``descriptor``'s type, each field absent, plausible or hostile."""
+    return _message(descriptor, 0)
+
+
+def streams(descriptor: Descriptor) -> st.SearchStrategy[object]:
+    """What a client stream sends: a few messages, none, or one message very many times."""
+    one = requests(descriptor)
+    return st.lists(one, max_size=5).map(tuple) | st.builds(Many, one, st.sampled_from(_MANY))
+
+
+def unparsable(descriptor: Descriptor) -> st.SearchStrategy[Raw]:
+    """Bytes that do not parse as ``descriptor``'s message: a drawn message plus a corruption."""
+    return st.builds(Raw, requests(descriptor), wire.corruptions(descriptor))
+
+
+def _message(descriptor: Descriptor, depth: int) -> st.SearchStrategy[Msg]:
+    if descriptor.full_name == "google.protobuf.Timestamp":
+        return _seconds_nanos(descriptor, *values.timestamp_parts())
+    if descriptor.full_name == "google.protobuf.Duration":
+        return _seconds_nanos(descriptor, *values.duration_parts())
+    fields = sorted(descriptor.fields, key=lambda field: field.number)
+    optional = {field.name: _field(field, depth) for field in fields}
+    order = [field.name for field in fields]
+
+    def to_msg(drawn: dict[str, object]) -> Msg:
+        return Msg(descriptor.name, tuple((name, drawn[name]) for name in order if name in drawn))
+
+    # Oneof members are drawn like any field: protobuf keeps the last one set, as a client would.
+    return st.fixed_dictionaries({}, optional=optional).map(to_msg)
+
+
+def _seconds_nanos(
+    descriptor: Descriptor, seconds: st.SearchStrategy[int], nanos: st.SearchStrategy[int]
+) -> st.SearchStrategy[Msg]:
+    return st.builds(lambda s, n: Msg(descriptor.name, (("seconds", s), ("nanos", n))), seconds, nanos)
+
+
+def _field(field: FieldDescriptor, depth: int) -> st.SearchStrategy[object]:
+    single = _single(field, depth)
+    hint = HINTS.get(field.name)
+    if field.is_repeated:
+        generic = st.lists(single, max_size=5) | st.builds(Many, single, st.sampled_from(_MANY))
+        return generic if hint is None else hint | generic
+    return single if hint is None else hint | single
+
+
+def _single(field: FieldDescriptor, depth: int) -> st.SearchStrategy[object]:
+    """One value of the field's type, ignoring its name."""
+    if field.type in _INTEGER_BOUNDS:
+        return values.integers(_INTEGER_BOUNDS[field.type])
+    if field.type == _F.TYPE_DOUBLE:
+        return values.floats()
+    if field.type == _F.TYPE_FLOAT:
+        return values.floats(width=32)
+    if field.type == _F.TYPE_BOOL:
+        return st.booleans()
+    if field.type == _F.TYPE_STRING:
+        return values.strings()
+    if field.type == _F.TYPE_BYTES:
+        return values.binaries()
+    if field.enum_type is not None:
+        known = sorted(value.number for value in field.enum_type.values)
+        unknown = (max(known) + 1, -1, 999, *values.INT32)
+        return st.sampled_from(known) | st.sampled_from(unknown)
+    message = field.message_type
+    assert message is not None, f"unknown field type {field.type} of {field.full_name}"
+    if message.full_name == STRUCT:
+        return values.structs(values.strings())
+    if depth >= _MAX_NESTING:
+        return st.just(Msg(message.name, ()))
+    return st.deferred(lambda: _message(message, depth + 1))
+
+
+#: One valid-looking value per well-known field name: the rest of a request whose id is foreign.
+PLAUSIBLE: Mapping[str, object] = {
+    "name": "report",
+    "file_name": "report.txt",
+    "content_type": "text/plain",
+    "file_size": 100,
+    "type": task_enums_pb2.TaskType.TASK_TYPE_CUSTOM,
+    "data": Rep(b"b", 100),
+    "chunk_index": 1,
+    "progress": 50.0,
+    "limit": 10,
+}
+#: The victim's resources an id field may name, by the field name's stem (``task_id`` → task).
+VICTIM_IDS = {
+    "task": ("victim.task", "victim.done_task", "victim.upload"),
+    "file": ("victim.file",),
+    "bundle": ("victim.bundle",),
+    "account": ("victim.account",),
+}
+
+
+def id_fields(descriptor: Descriptor, prefix: str = "") -> list[str]:
+    """Dotted paths of the string fields naming a resource kind of VICTIM_IDS (``task_id``,
+    ``task_ids``, ``metadata.bundle_id`` …), at any depth."""
+    found = []
+    for item in descriptor.fields:
+        stem = item.name.removesuffix("_ids").removesuffix("_id")
+        if item.type == _F.TYPE_STRING and stem != item.name and stem in VICTIM_IDS:
+            found.append(prefix + item.name)
+        elif item.message_type is not None and item.message_type.full_name != STRUCT and not prefix:
+            found.extend(id_fields(item.message_type, f"{item.name}."))
+    return found
+
+
+def foreign_request(descriptor: Descriptor, path: str, ref: Ref) -> Msg:
+    """A request whose field at ``path`` is ``ref`` and whose other well-known fields are PLAUSIBLE."""
+    head, _, rest = path.partition(".")
+    fields: list[tuple[str, object]] = []
+    for item in sorted(descriptor.fields, key=lambda field: field.number):
+        if item.name == head and rest and item.message_type is not None:
+            fields.append((item.name, foreign_request(item.message_type, rest, ref)))
+        elif item.name == head:
+            fields.append((item.name, (ref,) if item.is_repeated else ref))
+        elif item.name in PLAUSIBLE and not item.is_repeated:
+            fields.append((item.name, PLAUSIBLE[item.name]))
+    return Msg(descriptor.name, tuple(fields))

@@ -1,0 +1,131 @@
+"""Hostile scalar values: the boundary and garbage values every field type is tried with.
+
+Each strategy lists its edge values first (Hypothesis shrinks towards the start of a
+``sampled_from``), then falls back to arbitrary values of the type.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from hypothesis import strategies as st
+
+from tests.hostile.spec import Deep, Many, Rep, Wide
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+UINT32 = (0, 2**32 - 1)
+UINT64 = (0, 2**64 - 1)
+
+#: Valid google.protobuf.Timestamp seconds are 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)
+#: Valid google.protobuf.Duration seconds are ±10,000 years.
+DURATION_SECONDS = (-315_576_000_000, 315_576_000_000)
+NOW_SECONDS = 1_767_225_600  # 2026-01-01: a "normal" time, near the tests' clock
+
+#: The long profile also tries a 10 MB string, as issue 9 did (the server accepts 17 MiB messages).
+LONG = os.environ.get("DRIVE_HOSTILE_PROFILE", "ci") == "long"
+
+_EDGES = (
+    0, 1, 2, 10, 100, 101, 255, 256, 1000, 1001, 1024, 65_536, 262_143, 262_144, 262_145,
+    2**24, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**53, 2**53 + 1, 2**62, 2**63 - 1, 2**64 - 1,
+)  # fmt: skip
+
+
+def integers(bounds: tuple[int, int]) -> st.SearchStrategy[int]:
+    """Integers within ``bounds`` (the field's wire type), boundaries first."""
+    low, high = bounds
+    edges = {*_EDGES, *(-edge for edge in _EDGES), low, low + 1, high, high - 1}
+    ordered = sorted((edge for edge in edges if low <= edge <= high), key=lambda edge: (abs(edge), edge))
+    return st.sampled_from(ordered) | st.integers(low, high)
+
+
+_FLOATS = (
+    0.0, 1.0, 50.5, 100.0, math.nan, math.inf, -math.inf, -0.0, -1.0, 100.00000000000001,
+    1e308, -1e308, 5e-324, 2.0**53, 2.0**63, 2.0**64, 1e19,
+)  # fmt: skip
+
+
+def floats(width: int = 64) -> st.SearchStrategy[float]:
+    """NaN, ±Infinity, -0.0, the largest and smallest magnitudes, then anything."""
+    return st.sampled_from(_FLOATS) | st.floats(width=width)  # type: ignore[arg-type]
+
+
+#: Characters that break parsers, databases, terminals and logs (no lone surrogates: those
+#: cannot be encoded by a client library at all, so they are sent as raw bytes instead).
+HOSTILE_CHARS = (
+    "\x00\x01\x07\x08\t\n\r\x1b\x7f\x80\x85\x9f\xa0é\u0301\u200b\u200e\u202e\u2028\u2029"
+    "\ufeff\ufffd\uffff\U0001f600\U0010ffff/\\.%'\"<>&;|`$*?{}"
+)
+_SPECIAL_STRINGS = (
+    "", " ", "\x00", "a\x00b", "\t", "\r\n", "..", "../../etc/passwd", "/", "\\", "%00", "%s%n%x",
+    "'; DROP TABLE tasks; --", "\u202egnp.exe", "\ufeff", "\uff21\uff22\uff23", "null", "NaN", "-1", "0" * 21,
+    "x\x1b[2J", "\U0001f600" * 3, "a\u0301" * 4,
+)  # fmt: skip
+_UNITS = ("x", "\x00", "é", "\U0001f600", "\u202e", "../", "%s", "a\x00")
+_LENGTHS = (63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 4096, 8193, 65_537, 2**20)
+
+
+def strings() -> st.SearchStrategy[object]:
+    """Empty, control and NUL characters, odd Unicode, injection text, and huge lengths."""
+    long = st.builds(Rep, st.sampled_from(_UNITS), st.sampled_from(_LENGTHS))
+    if LONG:
+        long = long | st.just(Rep("x", 10_000_000))
+    text = st.text(st.sampled_from(HOSTILE_CHARS) | st.characters(), max_size=40)
+    return st.sampled_from(_SPECIAL_STRINGS) | text | long
+
+
+_BYTE_LENGTHS = (1, 99, 100, 101, 255, 256, 4095, 4096, 65_535, 65_536, 262_143, 262_144, 262_145, 2**20 + 1)
+
+
+def binaries() -> st.SearchStrategy[object]:
+    """Empty, tiny, and sizes around the upload tests' chunk and file sizes."""
+    sized = st.builds(Rep, st.sampled_from((b"a", b"\x00", b"\xff")), st.sampled_from(_BYTE_LENGTHS))
+    return st.sampled_from((b"", b"\x00")) | st.binary(max_size=64) | sized
+
+
+def timestamp_parts() -> tuple[st.SearchStrategy[int], st.SearchStrategy[int]]:
+    """(seconds, nanos) of Timestamps at, inside and beyond their valid range."""
+    low, high = TIMESTAMP_SECONDS
+    seconds = (
+        NOW_SECONDS, NOW_SECONDS + 86_400, NOW_SECONDS + 86_400 * 3650, 0, 1, -1,
+        low, low - 1, high, high + 1, 2**31, 2**62, -(2**62), *INT64,
+    )  # fmt: skip
+    return st.sampled_from(seconds) | st.integers(*INT64), nanos()
+
+
+def duration_parts() -> tuple[st.SearchStrategy[int], st.SearchStrategy[int]]:
+    """(seconds, nanos) of Durations at, inside and beyond their valid range."""
+    low, high = DURATION_SECONDS
+    seconds = (
+        1, 0, -1, 30, 300, 301, 86_400 * 36_500, low, low - 1, high, high + 1, 2**62, -(2**62), *INT64,
+    )  # fmt: skip
+    return st.sampled_from(seconds) | st.integers(*INT64), nanos()
+
+
+def nanos() -> st.SearchStrategy[int]:
+    """Nanoseconds: valid, one past the second, negative, and the int32 extremes."""
+    return st.sampled_from((0, 1, 999_999_999, 1_000_000_000, -1, -999_999_999, *INT32)) | st.integers(*INT32)
+
+
+def json_values(keys: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """Struct values: NaN/±Inf numbers, hostile strings and keys, nesting, width and size."""
+    leaves = st.none() | st.booleans() | floats() | strings()
+    nested = st.recursive(
+        leaves,
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4),
+        max_leaves=8,
+    )
+    deep = st.builds(Deep, st.integers(1, 60), leaves, st.booleans())
+    many = st.builds(Many, leaves, st.sampled_from((1000, 10_000)))
+    return nested | deep | many
+
+
+def structs(keys: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """A whole Struct (a JSON object): small, deep, wide, or with one huge value."""
+    small = st.dictionaries(keys, json_values(keys), max_size=5)
+    deep = st.builds(Deep, st.integers(1, 60), st.none() | floats() | strings())
+    wide = st.builds(Wide, st.sampled_from((1000, 20_000)), st.none() | floats())
+    huge = st.builds(lambda size: {"k": Rep("x", size)}, st.sampled_from((65_535, 65_537, 2**20)))
+    return small | deep | wide | huge
