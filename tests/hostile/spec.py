@@ -16,7 +16,7 @@ so that the ids of resources made for one example are filled in only when that e
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from typing import Any
 
 from google.protobuf.message import Message
@@ -99,11 +99,9 @@ def refs(value: object) -> Iterator[Ref]:
     """Every Ref inside ``value``."""
     if isinstance(value, Ref):
         yield value
-    elif isinstance(value, Msg):
-        for _, item in value.fields:
+    elif is_dataclass(value) and not isinstance(value, type):  # Msg, Many, Deep, Wide, wire.Raw …
+        for item in vars(value).values():
             yield from refs(item)
-    elif isinstance(value, Many | Deep | Wide):
-        yield from refs(value.item if isinstance(value, Many) else value.leaf)
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from refs(key)

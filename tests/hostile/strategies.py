@@ -2,10 +2,11 @@
 
 ``requests(descriptor)`` covers every field type by its descriptor alone, so a new RPC or field is
 exercised without touching this module. ``HINTS`` adds plausible values for well-known field
-names (ids of real resources, a valid content type, a chunk-sized payload …): mixed with the
-hostile values they let a request get past the first check and reach the deeper ones, and they
-bring in the victim account's ids. ``unparsable(descriptor)`` draws raw bytes that are not a valid
-encoding of the message (see ``wire.py``).
+names (ids of real resources, a valid content type, a chunk-sized payload …): a *focused* example
+is a plausible request with one or two fields made hostile, so that the hostile value gets past
+the first checks and reaches the deeper ones; hints also bring in the victim account's ids.
+``unparsable(descriptor)`` draws raw bytes that are not a valid encoding of the message
+(``wire.py``), and ``foreign_request`` puts another account's id into an otherwise plausible one.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ FILE_IDS = _refs("own.file", "victim.file") | st.just("abcdefghijklmnopqrstu")
 BUNDLE_IDS = _refs("own.bundle", "victim.bundle") | st.just("abcdefghijklmnopqrstu")
 ACCOUNT_IDS = _refs("own.account", "victim.account") | st.just("00000000-0000-4000-8000-000000000000")
 _TASK_TYPES = [value.number for value in task_enums_pb2.TaskType.DESCRIPTOR.values if value.number]
+_TASK_STATUSES = [value.number for value in task_enums_pb2.TaskStatus.DESCRIPTOR.values if value.number]
 #: Parameter keys of the built-in task handlers (DESIGN §5), so parameters reach the handlers' checks.
 PARAMETER_KEYS = (
     "fileIds", "fileId", "targetPoolId", "targetBundleId", "compressionFormat", "compressionLevel",
@@ -63,51 +65,148 @@ def _parameters() -> st.SearchStrategy[object]:
     return plausible | values.structs(keys)
 
 
+def _timestamp_in(days: int) -> Msg:
+    return Msg("Timestamp", (("seconds", values.NOW_SECONDS + 86_400 * days),))
+
+
+def _duration(seconds: int, nanos: int = 0) -> Msg:
+    return Msg("Duration", (("seconds", seconds), ("nanos", nanos)))
+
+
 #: Plausible values for well-known field names (any message, any RPC).
 HINTS: Mapping[str, st.SearchStrategy[object]] = {
     "task_id": TASK_IDS,
     "task_ids": st.lists(TASK_IDS, max_size=4),
     "file_id": FILE_IDS,
-    "bundle_id": BUNDLE_IDS,
+    "bundle_id": st.just("") | BUNDLE_IDS,  # "" (none) first: optional in every request
     "account_id": ACCOUNT_IDS,
-    "pool_id": _refs("pool"),
+    "pool_id": st.just("") | _refs("pool"),
     "name": st.just("report"),
     "file_name": st.just("report.txt"),
+    "description": st.just("notes"),
+    "status_message": st.just("working"),
+    "error_message": st.just("it failed"),
     "content_type": st.sampled_from(("text/plain", "application/octet-stream")),
     "hash": _refs("own.upload.sha256") | st.just("0" * 64),
     "file_size": st.sampled_from((262_244, 100, 1)),
     "chunk_size": st.sampled_from((262_144, 0)),
-    "chunk_index": st.sampled_from((0, 1, 2)),
+    "chunk_index": st.sampled_from((1, 0, 2)),
     "data": st.sampled_from((Rep(b"b", 100), Rep(b"a", 262_144))),
     "sort_by": st.sampled_from(("name", "created", "lastActivity", "filename", "filesize")),
-    "limit": st.sampled_from((1, 10, 1000)),
+    "sort_descending": st.booleans(),
+    "limit": st.sampled_from((10, 1, 1000)),
     "offset": st.sampled_from((0, 1)),
-    "progress": st.sampled_from((0.0, 50.0, 100.0)),
+    "length": st.sampled_from((10, 0)),
+    "progress": st.sampled_from((50.0, 0.0, 100.0)),
+    "priority": st.sampled_from((50, 0, 100)),
+    "estimated_duration_seconds": st.just(60),
+    "after_sequence": st.just(0),
     "type": st.sampled_from(_TASK_TYPES),
     "types": st.lists(st.sampled_from(_TASK_TYPES), min_size=1, max_size=3),
+    "status": st.sampled_from(_TASK_STATUSES),
     "parameters": _parameters(),
     "results": _parameters(),
     "password": st.just("correct horse battery staple"),
-    "encrypt_password": st.just("correct horse battery staple"),
-    "request_id": st.just("request-1"),
+    "encrypt_password": st.sampled_from(("", "correct horse battery staple")),
+    "request_id": st.sampled_from(("", "request-1")),
     "quota_bytes": st.sampled_from((2**30, 2**63 - 1)),
+    "expired_at": st.sampled_from((_timestamp_in(30), _timestamp_in(1))),
+    "max_age": st.just(_duration(86_400)),
+    "timeout": st.just(_duration(0, 100_000_000)),
 }
 
 
 def requests(descriptor: Descriptor) -> st.SearchStrategy[Msg]:
-    """Any message of ``descriptor``'s type, each field absent, plausible or hostile."""
-    return _message(descriptor, 0)
+    """Any message of ``descriptor``'s type. Mostly a plausible request with one or two fields
+    hostile, so that the hostile value gets past the first checks; otherwise each field absent,
+    plausible or hostile independently."""
+    return _focused(descriptor) | _message(descriptor, 0)
 
 
 def streams(descriptor: Descriptor) -> st.SearchStrategy[object]:
-    """What a client stream sends: a few messages, none, or one message very many times."""
+    """What a client stream sends: a focused first message and plausible ones after it, a few
+    arbitrary messages or none, or one message very many times."""
     one = requests(descriptor)
-    return st.lists(one, max_size=5).map(tuple) | st.builds(Many, one, st.sampled_from(_MANY))
+    following = st.lists(_plausible(descriptor, 0), max_size=3)
+    focused = st.builds(lambda first, rest: (first, *rest), _focused(descriptor), following)
+    return focused | st.lists(one, max_size=5).map(tuple) | st.builds(Many, one, st.sampled_from(_MANY))
 
 
 def unparsable(descriptor: Descriptor) -> st.SearchStrategy[Raw]:
     """Bytes that do not parse as ``descriptor``'s message: a drawn message plus a corruption."""
     return st.builds(Raw, requests(descriptor), wire.corruptions(descriptor))
+
+
+Tree = dict[str, object]  # field name → value, or → Tree for a message field being filled
+
+
+def _plausible(descriptor: Descriptor, depth: int) -> st.SearchStrategy[Msg]:
+    return _plausible_tree(descriptor, depth).map(lambda tree: _to_msg(descriptor, tree))
+
+
+def _plausible_tree(descriptor: Descriptor, depth: int) -> st.SearchStrategy[Tree]:
+    """Every hinted field set to a hinted value; message fields holding hinted fields, filled."""
+    required: dict[str, st.SearchStrategy[object]] = {}
+    for item in descriptor.fields:
+        if item.name in HINTS:
+            required[item.name] = HINTS[item.name]
+        elif item.message_type is not None and _fillable(item) and depth < _MAX_NESTING:
+            if _has_hints(item.message_type):
+                required[item.name] = _plausible_tree(item.message_type, depth + 1)
+    return st.fixed_dictionaries(required)
+
+
+@st.composite
+def _focused(draw: st.DrawFn, descriptor: Descriptor) -> Msg:
+    tree = draw(_plausible_tree(descriptor, 0))
+    paths = _leaf_paths(descriptor, ())
+    if paths:
+        chosen = draw(st.lists(st.sampled_from(paths), min_size=1, max_size=2, unique=True), label="hostile")
+        for path in chosen:
+            node = tree
+            for item in path[:-1]:
+                child = node.get(item.name)
+                node[item.name] = node = child if isinstance(child, dict) else {}
+            node[path[-1].name] = draw(_field(path[-1], len(path), hinted=False))
+    return _to_msg(descriptor, tree)
+
+
+def _to_msg(descriptor: Descriptor, tree: Tree) -> Msg:
+    fields = []
+    for item in sorted(descriptor.fields, key=lambda field: field.number):
+        if item.name not in tree:
+            continue
+        value = tree[item.name]
+        if (
+            isinstance(value, dict)
+            and item.message_type is not None
+            and item.message_type.full_name != STRUCT
+        ):
+            value = _to_msg(item.message_type, value)
+        fields.append((item.name, value))
+    return Msg(descriptor.name, tuple(fields))
+
+
+def _fillable(item: FieldDescriptor) -> bool:
+    """A singular message field other than the well-known types (whose fields are not hinted)."""
+    message = item.message_type
+    return message is not None and not item.is_repeated and not message.full_name.startswith("google.")
+
+
+def _has_hints(descriptor: Descriptor | None) -> bool:
+    return descriptor is not None and any(item.name in HINTS for item in descriptor.fields)
+
+
+def _leaf_paths(
+    descriptor: Descriptor, prefix: tuple[FieldDescriptor, ...]
+) -> list[tuple[FieldDescriptor, ...]]:
+    """Fields a focused example may make hostile, through singular message fields (depth 2)."""
+    found = []
+    for item in sorted(descriptor.fields, key=lambda field: field.number):
+        found.append((*prefix, item))
+        if _fillable(item) and len(prefix) < 1 and item.message_type is not None:
+            found.extend(_leaf_paths(item.message_type, (*prefix, item)))
+    return found
 
 
 def _message(descriptor: Descriptor, depth: int) -> st.SearchStrategy[Msg]:
@@ -117,13 +216,8 @@ def _message(descriptor: Descriptor, depth: int) -> st.SearchStrategy[Msg]:
         return _seconds_nanos(descriptor, *values.duration_parts())
     fields = sorted(descriptor.fields, key=lambda field: field.number)
     optional = {field.name: _field(field, depth) for field in fields}
-    order = [field.name for field in fields]
-
-    def to_msg(drawn: dict[str, object]) -> Msg:
-        return Msg(descriptor.name, tuple((name, drawn[name]) for name in order if name in drawn))
-
     # Oneof members are drawn like any field: protobuf keeps the last one set, as a client would.
-    return st.fixed_dictionaries({}, optional=optional).map(to_msg)
+    return st.fixed_dictionaries({}, optional=optional).map(lambda tree: _to_msg(descriptor, tree))
 
 
 def _seconds_nanos(
@@ -132,9 +226,10 @@ def _seconds_nanos(
     return st.builds(lambda s, n: Msg(descriptor.name, (("seconds", s), ("nanos", n))), seconds, nanos)
 
 
-def _field(field: FieldDescriptor, depth: int) -> st.SearchStrategy[object]:
+def _field(field: FieldDescriptor, depth: int, *, hinted: bool = True) -> st.SearchStrategy[object]:
+    """A value for ``field``: its hint or any value of its type (``hinted=False``: the latter)."""
     single = _single(field, depth)
-    hint = HINTS.get(field.name)
+    hint = HINTS.get(field.name) if hinted else None
     if field.is_repeated:
         generic = st.lists(single, max_size=5) | st.builds(Many, single, st.sampled_from(_MANY))
         return generic if hint is None else hint | generic

@@ -1,13 +1,15 @@
 """Hostile scalar values: the boundary and garbage values every field type is tried with.
 
-Each strategy lists its edge values first (Hypothesis shrinks towards the start of a
-``sampled_from``), then falls back to arbitrary values of the type.
+Each strategy starts with the classes issue 9 names (NUL, huge lengths, type extremes, NaN/±Inf,
+out-of-range times), so that a few examples already meet them, then tries other edge values, then
+arbitrary values of the type. Hypothesis shrinks towards the start of a ``sampled_from``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 
 from hypothesis import strategies as st
 
@@ -22,7 +24,7 @@ UINT64 = (0, 2**64 - 1)
 TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)
 #: Valid google.protobuf.Duration seconds are ±10,000 years.
 DURATION_SECONDS = (-315_576_000_000, 315_576_000_000)
-NOW_SECONDS = 1_767_225_600  # 2026-01-01: a "normal" time, near the tests' clock
+NOW_SECONDS = int(time.time())  # the server runs on the real clock
 
 #: The long profile also tries a 10 MB string, as issue 9 did (the server accepts 17 MiB messages).
 LONG = os.environ.get("DRIVE_HOSTILE_PROFILE", "ci") == "long"
@@ -34,16 +36,16 @@ _EDGES = (
 
 
 def integers(bounds: tuple[int, int]) -> st.SearchStrategy[int]:
-    """Integers within ``bounds`` (the field's wire type), boundaries first."""
+    """Integers within ``bounds`` (the field's wire type): its extremes, then other edges."""
     low, high = bounds
-    edges = {*_EDGES, *(-edge for edge in _EDGES), low, low + 1, high, high - 1}
-    ordered = sorted((edge for edge in edges if low <= edge <= high), key=lambda edge: (abs(edge), edge))
+    edges = {*_EDGES, *(-edge for edge in _EDGES), low + 1, high - 1} - {low, high}
+    ordered = [high, low, *sorted((edge for edge in edges if low <= edge <= high), key=abs)]
     return st.sampled_from(ordered) | st.integers(low, high)
 
 
 _FLOATS = (
-    0.0, 1.0, 50.5, 100.0, math.nan, math.inf, -math.inf, -0.0, -1.0, 100.00000000000001,
-    1e308, -1e308, 5e-324, 2.0**53, 2.0**63, 2.0**64, 1e19,
+    math.nan, math.inf, -math.inf, 1e308, -0.0, 0.0, 1.0, 50.5, 100.0, -1.0, 100.00000000000001,
+    -1e308, 5e-324, 2.0**53, 2.0**63, 2.0**64, 1e19,
 )  # fmt: skip
 
 
@@ -59,7 +61,8 @@ HOSTILE_CHARS = (
     "\ufeff\ufffd\uffff\U0001f600\U0010ffff/\\.%'\"<>&;|`$*?{}"
 )
 _SPECIAL_STRINGS = (
-    "", " ", "\x00", "a\x00b", "\t", "\r\n", "..", "../../etc/passwd", "/", "\\", "%00", "%s%n%x",
+    "a\x00b", Rep("x", 100_000), "\x1b[2J\x07", "", " ", "\x00", "\t", "\r\n", "..", "../../etc/passwd",
+    "/", "\\", "%00", "%s%n%x",
     "'; DROP TABLE tasks; --", "\u202egnp.exe", "\ufeff", "\uff21\uff22\uff23", "null", "NaN", "-1", "0" * 21,
     "x\x1b[2J", "\U0001f600" * 3, "a\u0301" * 4,
 )  # fmt: skip
@@ -89,8 +92,8 @@ def timestamp_parts() -> tuple[st.SearchStrategy[int], st.SearchStrategy[int]]:
     """(seconds, nanos) of Timestamps at, inside and beyond their valid range."""
     low, high = TIMESTAMP_SECONDS
     seconds = (
-        NOW_SECONDS, NOW_SECONDS + 86_400, NOW_SECONDS + 86_400 * 3650, 0, 1, -1,
-        low, low - 1, high, high + 1, 2**31, 2**62, -(2**62), *INT64,
+        high + 1, low - 1, *INT64, high, low, NOW_SECONDS + 86_400, NOW_SECONDS + 86_400 * 3650, 0, 1,
+        -1, 2**31, 2**62, -(2**62),
     )  # fmt: skip
     return st.sampled_from(seconds) | st.integers(*INT64), nanos()
 
@@ -99,14 +102,15 @@ def duration_parts() -> tuple[st.SearchStrategy[int], st.SearchStrategy[int]]:
     """(seconds, nanos) of Durations at, inside and beyond their valid range."""
     low, high = DURATION_SECONDS
     seconds = (
-        1, 0, -1, 30, 300, 301, 86_400 * 36_500, low, low - 1, high, high + 1, 2**62, -(2**62), *INT64,
+        high, high + 1, low, low - 1, *INT64, 2**62, -(2**62), 1, 0, -1, 30, 300, 301, 86_400 * 36_500,
     )  # fmt: skip
     return st.sampled_from(seconds) | st.integers(*INT64), nanos()
 
 
 def nanos() -> st.SearchStrategy[int]:
     """Nanoseconds: valid, one past the second, negative, and the int32 extremes."""
-    return st.sampled_from((0, 1, 999_999_999, 1_000_000_000, -1, -999_999_999, *INT32)) | st.integers(*INT32)
+    edges = (0, -1, 1_000_000_000, *INT32, 1, 999_999_999, -999_999_999)
+    return st.sampled_from(edges) | st.integers(*INT32)
 
 
 def json_values(keys: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
@@ -122,10 +126,18 @@ def json_values(keys: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     return nested | deep | many
 
 
+#: Structs of the classes issue 9 names: NaN and ±Infinity numbers, nesting just inside and beyond
+#: protobuf's limit (3 messages per level), and sizes around the server's 64 KiB cap.
+_STRUCTS = (
+    {"k": math.nan}, {"k": math.inf}, {"k": [-math.inf]}, Deep(33, None), Deep(40, 1.0, as_list=True),
+    Wide(20_000, None), {"k": Rep("x", 65_537)}, {"a\x00b": "a\x00b"},
+)  # fmt: skip
+
+
 def structs(keys: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
-    """A whole Struct (a JSON object): small, deep, wide, or with one huge value."""
+    """A whole Struct (a JSON object): the classes above, then small, deep, wide or huge ones."""
     small = st.dictionaries(keys, json_values(keys), max_size=5)
     deep = st.builds(Deep, st.integers(1, 60), st.none() | floats() | strings())
     wide = st.builds(Wide, st.sampled_from((1000, 20_000)), st.none() | floats())
     huge = st.builds(lambda size: {"k": Rep("x", size)}, st.sampled_from((65_535, 65_537, 2**20)))
-    return small | deep | wide | huge
+    return st.sampled_from(_STRUCTS) | small | deep | wide | huge
