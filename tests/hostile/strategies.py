@@ -150,9 +150,13 @@ def _plausible_tree(descriptor: Descriptor, depth: int) -> st.SearchStrategy[Tre
     for item in descriptor.fields:
         if item.name in HINTS:
             required[item.name] = HINTS[item.name]
-        elif item.message_type is not None and _fillable(item) and depth < _MAX_NESTING:
-            if _has_hints(item.message_type):
-                required[item.name] = _plausible_tree(item.message_type, depth + 1)
+        elif (
+            (message := item.message_type)
+            and _fillable(item)
+            and depth < _MAX_NESTING
+            and _has_hints(message)
+        ):
+            required[item.name] = _plausible_tree(message, depth + 1)
     return st.fixed_dictionaries(required)
 
 
