@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import grpc
 import pytest
 
 from tests.hostile.checks import LogCapture
 from tests.hostile.harness import CATALOG, Harness
+from tests.hostile.invoke import Channels
 from tests.support import postgres_database, running_app, settings_for
 
 #: The suite tests input handling, not rate limits or quotas: both are set out of the way (the
@@ -39,13 +40,34 @@ async def hostile(
     backend: str, tmp_path_factory: pytest.TempPathFactory, log_capture: LogCapture
 ) -> AsyncIterator[Harness]:
     """A real server on a loopback port for ``backend`` (SQLite, or PostgreSQL when
-    DRIVE_TEST_DATABASE_URL is set), with the victim's data made."""
+    DRIVE_TEST_DATABASE_URL is set), with the victim's data made. No worker: tasks stay as the
+    requests leave them."""
+    async with _serving(backend, tmp_path_factory, log_capture, SERVER_ENV) as harness:
+        yield harness
+
+
+@pytest.fixture(scope="session")
+async def worker_hostile(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, log_capture: LogCapture
+) -> AsyncIterator[Harness]:
+    """The same with the built-in worker running the tasks (polling often: examples wait for it)."""
+    env = {**SERVER_ENV, "DRIVE_WORKER": "true", "DRIVE_WORKER_POLL_MS": "20"}
+    async with _serving(backend, tmp_path_factory, log_capture, env) as harness:
+        yield harness
+
+
+@asynccontextmanager
+async def _serving(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, log_capture: LogCapture, env: dict[str, str]
+) -> AsyncIterator[Harness]:
     data_dir = tmp_path_factory.mktemp(f"hostile-{backend}")
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(postgres_database()) if backend == "postgres" else None
-        app = await stack.enter_async_context(running_app(settings_for(data_dir, url, **SERVER_ENV)))
-        channel = await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
-        harness = Harness(app, channel, log_capture, backend)
+        app = await stack.enter_async_context(running_app(settings_for(data_dir, url, **env)))
+        address = f"127.0.0.1:{app.port}"
+        channel = await stack.enter_async_context(grpc.aio.insecure_channel(address))
+        sync_channel = stack.enter_context(grpc.insecure_channel(address))
+        harness = Harness(app, Channels(channel, sync_channel), log_capture, backend)
         await harness.start()
         yield harness
 
@@ -54,10 +76,11 @@ async def hostile(
 def _catalog_fails_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """In triage mode (DRIVE_HOSTILE_CATALOG) examples do not stop at a failure; the test still
     fails here, at teardown, when it recorded any."""
-    if CATALOG is None or "hostile" not in request.fixturenames:
+    names = [name for name in ("hostile", "worker_hostile") if name in request.fixturenames]
+    if CATALOG is None or not names:
         yield
         return
-    harness: Harness = request.getfixturevalue("hostile")
+    harness: Harness = request.getfixturevalue(names[0])
     before = harness.recorded
     yield
     if harness.recorded > before:

@@ -24,7 +24,7 @@ from drive.v1 import files_pb2
 from drive_service.app import App
 from tests.hostile import checks, observe
 from tests.hostile.checks import Leak, LogCapture, Problems, StoredOnRefusal
-from tests.hostile.invoke import Outcome, invoke
+from tests.hostile.invoke import Channels, Outcome, invoke
 from tests.hostile.rpcs import Rpc
 from tests.hostile.spec import Many, Msg, Resolve, build, refs, size
 from tests.hostile.wire import Raw
@@ -38,6 +38,14 @@ _STREAM_BUDGET = 32 * 1024 * 1024  # bytes one example may send (a drawn stream 
 #: Triage mode: record every failing example in this JSON-lines file instead of stopping at the
 #: first; each test that recorded one still fails, at its teardown (see conftest.py).
 CATALOG = os.environ.get("DRIVE_HOSTILE_CATALOG")
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A call that kept every invariant: what it answered, and as whom it was made."""
+
+    outcome: Outcome
+    caller: Account
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,13 @@ class Call:
 class Harness:
     """A running server, a channel to it, its log, and the victim account."""
 
-    def __init__(self, app: App, channel: grpc.aio.Channel, logs: LogCapture, backend: str) -> None:
+    def __init__(self, app: App, channels: Channels, logs: LogCapture, backend: str) -> None:
         self.app = app
-        self.channel = channel
+        self.channels = channels
+        self.channel = channels.aio
         self.logs = logs
         self.backend = backend
-        self.stubs = Stubs.on(channel)
+        self.stubs = Stubs.on(channels.aio)
         self.victim: Account
         self.victim_print: tuple[bytes, ...] = ()
         self.pool_id = ""
@@ -71,7 +80,7 @@ class Harness:
         self.victim = await make_victim(self.stubs, self.app.settings)
         pools = await self.stubs.files.ListPools(files_pb2.ListPoolsRequest(), metadata=self.victim.metadata)
         self.pool_id = pools.pools[0].id
-        self.victim_print = await observe.fingerprint(self.channel, self.victim.metadata)
+        self.victim_print = await observe.fingerprint(self.channels, self.victim.metadata)
         self.logs.take()
 
     @property
@@ -79,7 +88,7 @@ class Harness:
         """The server's largest accepted message (bigger ones are refused by gRPC itself)."""
         return self.app.settings.max_chunk_size + 1024 * 1024
 
-    async def run(self, rpc: Rpc, call: Call, *, malformed: bool = False, foreign: bool = False) -> Outcome:
+    async def run(self, rpc: Rpc, call: Call, *, malformed: bool = False, foreign: bool = False) -> Ran:
         """Make the call as a fresh account and check every invariant; raises a HostileFailure.
 
         ``malformed``: the request does not parse, so INVALID_ARGUMENT MALFORMED_REQUEST is due.
@@ -93,29 +102,39 @@ class Harness:
         await materialize(self.stubs, caller, wanted)
         before = observe.Counts()
         if any(ref.name.startswith("own.") for ref in wanted):
-            before = await observe.counts(self.channel, caller.metadata, Problems()) or before
+            before = await observe.counts(self.channels, caller.metadata, Problems()) or before
         requests = self._encode(rpc, call.body, resolver(caller, self.victim, self.pool_id))
         metadata = caller.admin_metadata if call.admin else caller.metadata
-        outcome = await invoke(self.channel, rpc, requests, metadata, self._deadline(rpc))
+        outcome = await invoke(self.channels, rpc, requests, metadata, self._deadline(rpc))
         checks.check_outcome(problems, outcome, deadline_ok=rpc.server_streaming or rpc.holds_call)
         if malformed:
             checks.check_malformed(problems, outcome)
         checks.check_no_marker(problems, outcome, MARKER)
         if foreign:
             _check_foreign(problems, outcome)
-        _, after, victim_print = await asyncio.gather(
-            observe.serving(self.channel, problems),
-            observe.counts(self.channel, caller.metadata, problems),
-            observe.fingerprint(self.channel, self.victim.metadata),
-        )
+        after = await self.after(problems, caller)
         if not outcome.ok and after is not None:
             _check_nothing_stored(problems, rpc, outcome, before, after)
+        checks.check_logs(problems, earlier + self.logs.take())
+        self._report(rpc, call, problems)
+        return Ran(outcome, caller)
+
+    async def after(self, problems: Problems, caller: Account) -> observe.Counts | None:
+        """The server is SERVING, the caller's normal reads work (returns its Counts) and the
+        victim is unchanged."""
+        _, after, victim_print = await asyncio.gather(
+            observe.serving(self.channel, problems),
+            observe.counts(self.channels, caller.metadata, problems),
+            observe.fingerprint(self.channels, self.victim.metadata),
+        )
         if victim_print != self.victim_print:
             problems.add(Leak, "the victim's tasks, uploads, files, bundles or quota use changed")
             self.victim_print = victim_print  # report each change once
-        checks.check_logs(problems, earlier + self.logs.take())
-        self._report(rpc, call, problems)
-        return outcome
+        return after
+
+    def report(self, problems: Problems, example: str) -> None:
+        """Raise the problems found (or, in triage mode, record them)."""
+        self._report_text(problems, example)
 
     def _fits(self, rpc: Rpc, body: object) -> None:
         """Skip draws gRPC itself would refuse (a message over the server's limit) or that are
@@ -151,16 +170,18 @@ class Harness:
         return iter([one(item) for item in body])  # type: ignore[attr-defined]
 
     def _report(self, rpc: Rpc, call: Call, problems: Problems) -> None:
+        self._report_text(problems, f"{rpc.id} on {self.backend}: {call!r}")
+
+    def _report_text(self, problems: Problems, example: str) -> None:
         if not problems:
             return
         if CATALOG is None:
-            checks.raise_first(problems, f"{rpc.id} on {self.backend}: {call!r}")
+            checks.raise_first(problems, example)
         entry = {
-            "rpc": rpc.id,
+            "example": example[:4000],
             "backend": self.backend,
             "kinds": [kind.__name__ for kind in problems.kinds()],
             "problems": problems.text(),
-            "call": repr(call)[:4000],
         }
         with Path(str(CATALOG)).open("a", encoding="utf-8") as catalog:
             catalog.write(json.dumps(entry) + "\n")

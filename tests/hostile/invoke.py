@@ -3,10 +3,16 @@
 Requests go out as bytes (``request_serializer=None``) so that a test can send bytes that do not
 parse; responses come back as bytes too, so that a response the client cannot parse is reported
 as such instead of as a client-side INTERNAL.
+
+Client streams go through a *synchronous* channel (in a thread): when a server answers before
+reading the whole stream, the asyncio client can replace the server's status with its own
+"INTERNAL: Internal error from Core" (grpc/grpc#36066), which would blame the server for a client
+bug. The synchronous client reports the server's status.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,25 +64,72 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…<{len(text)} chars>"
 
 
+@dataclass(frozen=True)
+class Channels:
+    """An asyncio channel and a synchronous one (for client streams) to the same server."""
+
+    aio: grpc.aio.Channel
+    sync: grpc.Channel
+
+
 async def invoke(
-    channel: grpc.aio.Channel,
+    channels: Channels,
     rpc: Rpc,
     requests: bytes | Iterable[bytes],
     metadata: tuple[tuple[str, str], ...],
     timeout: float,
 ) -> Outcome:
     """Call ``rpc`` once; ``requests`` is one encoded request, or an iterable for a client stream."""
+    if rpc.client_streaming:
+        stream = iter([requests]) if isinstance(requests, bytes) else iter(requests)
+        outcome = await asyncio.to_thread(_client_stream, channels.sync, rpc, stream, metadata, timeout)
+    else:
+        assert isinstance(requests, bytes)
+        outcome = await _unary_request(channels.aio, rpc, requests, metadata, timeout)
+    response_type = rpc.response_class()
+    for part in outcome.raw_parts:
+        try:
+            outcome.responses.append(response_type.FromString(part))
+        except DecodeError:
+            outcome.unparsable_responses += 1
+    return outcome
+
+
+def _client_stream(
+    channel: grpc.Channel,
+    rpc: Rpc,
+    requests: Iterator[bytes],
+    metadata: tuple[tuple[str, str], ...],
+    timeout: float,
+) -> Outcome:
+    outcome = Outcome(grpc.StatusCode.OK)
+    try:
+        if rpc.server_streaming:
+            call: Any = channel.stream_stream(rpc.path)(requests, metadata=metadata, timeout=timeout)
+            for part in call:
+                outcome.raw_parts.append(part)
+                if len(outcome.raw_parts) >= _MAX_RESPONSES:
+                    call.cancel()
+                    break
+        else:
+            response, call = channel.stream_unary(rpc.path).with_call(
+                requests, metadata=metadata, timeout=timeout
+            )
+            outcome.raw_parts.append(response)
+        outcome.metadata_bytes = _size(call.initial_metadata() or ()) + _size(call.trailing_metadata() or ())
+    except grpc.RpcError as error:
+        _fill_error(outcome, error)
+    return outcome
+
+
+async def _unary_request(
+    channel: grpc.aio.Channel, rpc: Rpc, request: bytes, metadata: tuple[tuple[str, str], ...], timeout: float
+) -> Outcome:
     outcome = Outcome(grpc.StatusCode.OK)
     call: Any
     try:
-        if rpc.client_streaming:
-            stream = iter(requests) if not isinstance(requests, bytes) else iter([requests])
-            factory = channel.stream_stream if rpc.server_streaming else channel.stream_unary
-            call = factory(rpc.path)(_sent(stream), metadata=metadata, timeout=timeout)
-        else:
-            assert isinstance(requests, bytes)
-            factory = channel.unary_stream if rpc.server_streaming else channel.unary_unary
-            call = factory(rpc.path)(requests, metadata=metadata, timeout=timeout)
+        factory = channel.unary_stream if rpc.server_streaming else channel.unary_unary
+        call = factory(rpc.path)(request, metadata=metadata, timeout=timeout)
         if rpc.server_streaming:
             async for part in call:
                 outcome.raw_parts.append(part)
@@ -88,21 +141,11 @@ async def invoke(
         outcome.metadata_bytes = _size(await call.initial_metadata()) + _size(await call.trailing_metadata())
     except grpc.aio.AioRpcError as error:
         _fill_error(outcome, error)
-    response_type = rpc.response_class()
-    for part in outcome.raw_parts:
-        try:
-            outcome.responses.append(response_type.FromString(part))
-        except DecodeError:
-            outcome.unparsable_responses += 1
     return outcome
 
 
-def _sent(messages: Iterator[bytes]) -> Iterator[bytes]:
-    # A generator, so that gRPC pulls lazily and a "many messages" stream is never all in memory.
-    yield from messages
-
-
 def _fill_error(outcome: Outcome, error: grpc.aio.AioRpcError) -> None:
+    """From a failed call (asyncio or synchronous: both have these methods)."""
     outcome.code = error.code()
     outcome.message = error.details() or ""
     trailing = error.trailing_metadata() or ()

@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from drive.v1 import files_pb2, stats_pb2, tasks_pb2, uploads_pb2
 from tests.hostile.checks import Problems, Unhealthy
-from tests.hostile.invoke import Outcome, invoke
+from tests.hostile.invoke import Channels, Outcome, invoke
 from tests.hostile.rpcs import RPCS, Rpc
 
 _BY_ID = {rpc.id: rpc for rpc in RPCS}
@@ -51,7 +51,7 @@ class Counts:
 
 
 async def _reads(
-    channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], reads: Mapping[str, Message]
+    channel: Channels, metadata: tuple[tuple[str, str], ...], reads: Mapping[str, Message]
 ) -> dict[str, Outcome]:
     calls = [
         invoke(channel, _BY_ID[rpc_id], request.SerializeToString(), metadata, _TIMEOUT)
@@ -61,7 +61,7 @@ async def _reads(
 
 
 async def counts(
-    channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], problems: Problems
+    channel: Channels, metadata: tuple[tuple[str, str], ...], problems: Problems
 ) -> Counts | None:
     """The account's Counts; every normal read failing is a problem (None when one did)."""
     outcomes = await _reads(channel, metadata, NORMAL_READS)
@@ -81,7 +81,7 @@ async def counts(
     )
 
 
-async def fingerprint(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> tuple[bytes, ...]:
+async def fingerprint(channel: Channels, metadata: tuple[tuple[str, str], ...]) -> tuple[bytes, ...]:
     """The victim's lists and quota use, byte for byte (its quota limit excluded: an admin may
     legitimately change it)."""
     outcomes = await _reads(channel, metadata, _VICTIM_READS)

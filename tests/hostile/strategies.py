@@ -313,3 +313,67 @@ def foreign_request(descriptor: Descriptor, path: str, ref: Ref) -> Msg:
         elif item.name in PLAUSIBLE and not item.is_repeated:
             fields.append((item.name, PLAUSIBLE[item.name]))
     return Msg(descriptor.name, tuple(fields))
+
+
+#: Task types run by the built-in worker handlers (DESIGN §5).
+HANDLED_TYPES = [
+    value.number
+    for value in task_enums_pb2.TaskType.DESCRIPTOR.values
+    if value.name not in {"TASK_TYPE_UNSPECIFIED", "TASK_TYPE_FILE_UPLOAD", "TASK_TYPE_CUSTOM"}
+]
+_T = task_enums_pb2.TaskType
+_OWN_FILES = [Ref("own.file")]
+#: A valid-looking parameter object per handled type: what a focused example starts from.
+HANDLER_PARAMETERS: Mapping[int, dict[str, object]] = {
+    _T.TASK_TYPE_FILE_MOVE: {
+        "fileIds": _OWN_FILES,
+        "targetPoolId": Ref("pool"),
+        "targetBundleId": Ref("own.bundle"),
+    },
+    _T.TASK_TYPE_FILE_COMPRESS: {
+        "fileIds": _OWN_FILES,
+        "compressionFormat": "zip",
+        "compressionLevel": 6,
+        "outputFileName": "a.zip",
+    },
+    _T.TASK_TYPE_FILE_DECOMPRESS: {"fileId": Ref("own.file"), "targetBundleId": Ref("own.bundle")},
+    _T.TASK_TYPE_FILE_ENCRYPT: {"fileIds": _OWN_FILES, "password": "correct horse battery staple"},
+    _T.TASK_TYPE_FILE_DECRYPT: {"fileIds": _OWN_FILES, "password": "correct horse battery staple"},
+    _T.TASK_TYPE_BULK_OPERATION: {
+        "operationType": "setExpiry",
+        "targetIds": _OWN_FILES,
+        "operationParameters": {"expiredAt": "2100-01-01T00:00:00+00:00", "targetPoolId": Ref("pool")},
+    },
+    _T.TASK_TYPE_STORAGE_MIGRATION: {"sourcePoolId": Ref("pool"), "targetPoolId": Ref("pool")},
+    _T.TASK_TYPE_FILE_CONVERSION: {"fileId": Ref("own.file"), "targetFormat": "png", "quality": 80},
+}
+#: Times a handler parses: beyond datetime's range once converted to UTC, the epoch, not a time.
+_TIMES = (
+    "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999+00:00",
+    "1970-01-01T00:00:00Z", "2100-01-01T00:00:00", "not a time",
+)  # fmt: skip
+
+
+def handler_parameters(task_type: int) -> st.SearchStrategy[dict[str, object]]:
+    """The type's valid-looking parameters with one or two entries (at most one level down)
+    replaced by a hostile value: another account's ids, extreme times, numbers and strings."""
+    base = HANDLER_PARAMETERS[task_type]
+    paths: list[tuple[str, ...]] = [(key,) for key in sorted({*base, *PARAMETER_KEYS})]
+    paths += [(key, inner) for key, value in base.items() if isinstance(value, dict) for inner in value]
+    hostile = (
+        st.sampled_from(_TIMES) | FILE_IDS | st.lists(FILE_IDS, min_size=1, max_size=3)
+        | values.json_values(st.sampled_from(PARAMETER_KEYS) | values.strings())
+    )  # fmt: skip
+
+    @st.composite
+    def focused(draw: st.DrawFn) -> dict[str, object]:
+        parameters = {key: dict(value) if isinstance(value, dict) else value for key, value in base.items()}
+        for path in draw(st.lists(st.sampled_from(paths), min_size=1, max_size=2, unique=True)):
+            node = parameters
+            for step in path[:-1]:
+                child = node.get(step)
+                node[step] = node = child if isinstance(child, dict) else {}
+            node[path[-1]] = draw(hostile)
+        return parameters
+
+    return focused()

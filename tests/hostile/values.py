@@ -129,7 +129,7 @@ def json_values(keys: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 #: Structs of the classes issue 9 names: NaN and ±Infinity numbers, nesting just inside and beyond
 #: protobuf's limit (3 messages per level), and sizes around the server's 64 KiB cap.
 _STRUCTS = (
-    {"k": math.nan}, {"k": math.inf}, {"k": [-math.inf]}, Deep(33, None), Deep(40, 1.0, as_list=True),
+    {"k": math.nan}, {"k": math.inf}, {"k": [-math.inf]}, Deep(33, None), {"k": Deep(40, 1.0, as_list=True)},
     Wide(20_000, None), {"k": Rep("x", 65_537)}, {"a\x00b": "a\x00b"},
 )  # fmt: skip
 
