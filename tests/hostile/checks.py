@@ -181,3 +181,11 @@ def raise_first(problems: Problems, example: str) -> None:
     if problems:
         kind = problems.kinds()[0]
         raise kind(f"{example}\n{problems.text()}")
+
+
+def raise_first_of(failures: list[HostileFailure]) -> None:
+    """Raise the most specific kind among ``failures``, listing all of them."""
+    if failures:
+        kind = min((type(failure) for failure in failures), key=ORDER.index)
+        listed = "\n\n".join(f"({number}) {failure}" for number, failure in enumerate(failures, 1))
+        raise kind(f"{len(failures)} case(s) broke an invariant:\n\n{listed}")

@@ -15,10 +15,11 @@ from drive.v1 import task_enums_pb2, tasks_pb2, tasks_pb2_grpc
 from tests.hostile import checks
 from tests.hostile.checks import CallLost, Problems, WrongAnswer
 from tests.hostile.harness import Call, Harness
+from tests.hostile.hints import HANDLED_TYPES
 from tests.hostile.observe import rpc
 from tests.hostile.profile import hostile_settings
 from tests.hostile.spec import Msg
-from tests.hostile.strategies import HANDLED_TYPES, handler_parameters
+from tests.hostile.strategies import handler_parameters
 
 CREATE_TASK = rpc("TaskService.CreateTask")
 #: Long enough for any handler on these tiny files; a task still running then is cancelled.

@@ -131,10 +131,11 @@ async def make_victim(stubs: Stubs, settings: Settings) -> Account:
     return victim
 
 
-async def materialize(stubs: Stubs, caller: Account, wanted: Iterable[Ref]) -> None:
-    """Make the caller's resources that ``wanted`` names and has not made yet."""
+async def materialize(stubs: Stubs, caller: Account, wanted: Iterable[Ref]) -> bool:
+    """Make the caller's resources that ``wanted`` names and has not made yet; whether it made any."""
     kinds = {ref.name.split(".")[1] for ref in wanted if ref.name.startswith("own.")}
     ids = caller.ids
+    had = len(ids)
     if "task" in kinds and "task" not in ids:
         ids["task"] = await make_task(stubs, caller, "own task")
     if "upload" in kinds and "upload" not in ids:
@@ -143,6 +144,7 @@ async def materialize(stubs: Stubs, caller: Account, wanted: Iterable[Ref]) -> N
         ids["file"], ids["file_task"] = await make_file(stubs, caller, "own.txt")
     if "bundle" in kinds and "bundle" not in ids:
         ids["bundle"] = await make_bundle(stubs, caller, "own bundle")
+    return len(ids) > had
 
 
 def resolver(caller: Account, victim: Account, pool_id: str) -> Callable[[Ref], str]:
