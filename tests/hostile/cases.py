@@ -8,13 +8,14 @@ names its field and value, and the list doubles as the map of what the server ge
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from tests.hostile import hints, values
 from tests.hostile.rpcs import Rpc
-from tests.hostile.spec import STRUCT, Many, Ref
+from tests.hostile.spec import STRUCT, Many, Ref, Rep
 from tests.hostile.strategies import INTEGER_BOUNDS, fillable, leaf_paths, set_path, to_msg
 
 _F = FieldDescriptor
@@ -153,3 +154,38 @@ def _names_own(value: object) -> bool:
     if isinstance(value, list):
         return any(_names_own(item) for item in value)
     return isinstance(value, Ref) and value.name.startswith("own.") and value.name != "own.upload.sha256"
+
+
+def handler_cases(task_type: int) -> list[Case]:
+    """The type's plausible parameters (hints.HANDLER_PARAMETERS), then each of their entries (and
+    the entries of an object-valued one) set to each value that fits its name (_parameter_values)."""
+    base = hints.HANDLER_PARAMETERS[task_type]
+    paths: list[tuple[str, ...]] = [(key,) for key in base]
+    paths += [(key, inner) for key, value in base.items() if isinstance(value, dict) for inner in value]
+    cases = [Case("plausible parameters", base)]
+    for path in paths:
+        current: object = base
+        for step in path:
+            current = current[step] if isinstance(current, dict) else None
+        for value in _parameter_values(path[-1], current):
+            parameters = copy.deepcopy(base)
+            set_path(parameters, path, value)
+            cases.append(Case(f"{'.'.join(path)}={value!r}", parameters))
+    return cases
+
+
+def _parameter_values(key: str, current: object) -> tuple[object, ...]:
+    """Hostile values for a handler parameter, by what its name and plausible value say it is."""
+    if key.endswith("At"):
+        return hints.TIMES[0], hints.TIMES[1], hints.TIMES[-1]
+    if key.endswith("Ids"):
+        return [Ref("victim.file")], Many(Ref("own.file"), _MANY), "not a list"
+    if key.endswith("PoolId"):
+        return "no-such-pool", 12345
+    if key.endswith("Id"):
+        return Ref("victim.bundle") if "Bundle" in key else Ref("victim.file"), 12345
+    if isinstance(current, dict):
+        return "not an object", {}
+    if isinstance(current, int | float):
+        return math.nan, 1e308, -1
+    return "../../etc/passwd", Rep("x", 1000), 12345

@@ -161,6 +161,16 @@ class Harness:
         """Raise the problems found (or, in triage mode, record them)."""
         self._report_text(problems, example)
 
+    def report_all(self, found: list[tuple[Problems, str]]) -> None:
+        """The same for several examples: raise once, listing every one that has problems."""
+        failures = []
+        for problems, example in found:
+            try:
+                self._report_text(problems, example)
+            except checks.HostileFailure as failure:
+                failures.append(failure)
+        checks.raise_first_of(failures)
+
     def _fits(self, rpc: Rpc, body: object) -> None:
         """Skip draws gRPC itself would refuse (a message over the server's limit) or that are
         too big to send quickly; drive.v1's own checks are what is under test."""
