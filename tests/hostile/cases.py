@@ -20,7 +20,7 @@ from tests.hostile.strategies import INTEGER_BOUNDS, fillable, leaf_paths, set_p
 
 _F = FieldDescriptor
 _MANY = 10_000  # items in a repeated field
-_STREAM = 1000  # messages in a stream (the server reads them one by one: keep the run short)
+_STREAM = 300  # messages in a stream (the server reads them one by one: keep the run short)
 
 
 @dataclass(frozen=True)

@@ -160,14 +160,19 @@ def check_logs(problems: Problems, records: list[logging.LogRecord]) -> None:
 
 def describe_record(record: logging.LogRecord) -> str:
     """Logger, message, exception and the innermost frame of the project (or of anything)."""
-    line = f"{record.levelname} {record.name}: {record.getMessage()[:200]}"
+    line = f"{record.levelname} {record.name}: {_one_line(record.getMessage())}"
     if record.exc_info and record.exc_info[1] is not None:
         error = record.exc_info[1]
         frames = traceback.extract_tb(error.__traceback__)
         ours = [frame for frame in frames if "drive_service" in frame.filename] or frames
         where = f" at {_frame(ours[-1])}" if ours else ""
-        line += f" | {type(error).__name__}: {str(error)[:200]}{where}"
+        line += f" | {type(error).__name__}: {_one_line(str(error))}{where}"
     return line
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
 
 
 def _frame(frame: traceback.FrameSummary) -> str:

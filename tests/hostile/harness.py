@@ -33,7 +33,7 @@ from tests.hostile.world import MARKER, Account, Stubs, make_victim, materialize
 UNARY_DEADLINE = 15.0  # generous on a loaded machine; a unary call that takes longer has hung
 CLIENT_STREAM_DEADLINE = 30.0
 #: Server streams (and calls asked to hold, like WaitTask) are ended by this deadline.
-HOLD_DEADLINE = 0.3
+HOLD_DEADLINE = 0.2
 _STREAM_BUDGET = 32 * 1024 * 1024  # bytes one example may send (a drawn stream may be huge)
 #: Triage mode: record every failing example in this JSON-lines file instead of stopping at the
 #: first; each test that recorded one still fails, at its teardown (see conftest.py).

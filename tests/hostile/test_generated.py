@@ -13,7 +13,7 @@ from tests.hostile.strategies import requests, streams
 
 
 @pytest.mark.parametrize("rpc", RPCS, ids=lambda rpc: rpc.id)
-@hostile_settings(ci_examples=12)
+@hostile_settings(ci_examples=10)
 @given(data=st.data())
 async def test_generated_request(hostile: Harness, rpc: Rpc, data: st.DataObject) -> None:
     """Every field absent, plausible or hostile (NUL and control characters, huge lengths, integer

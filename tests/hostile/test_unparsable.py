@@ -13,7 +13,7 @@ from tests.hostile.strategies import requests, unparsable
 
 
 @pytest.mark.parametrize("rpc", RPCS, ids=lambda rpc: rpc.id)
-@hostile_settings(ci_examples=6)
+@hostile_settings(ci_examples=4)
 @given(data=st.data())
 async def test_unparsable_request(hostile: Harness, rpc: Rpc, data: st.DataObject) -> None:
     """Invalid UTF-8 in a string field (or a Struct key or value), a Struct or unknown groups
