@@ -102,7 +102,7 @@ def strings() -> st.SearchStrategy[object]:
     long = st.builds(Rep, st.sampled_from(_UNITS), st.sampled_from(_LENGTHS))
     if LONG:
         long = long | st.just(Rep("x", 10_000_000))
-    text = st.text(st.sampled_from(HOSTILE_CHARS) | st.characters(), max_size=40)
+    text = st.text(st.sampled_from(HOSTILE_CHARS) | st.characters(codec="utf-8"), max_size=40)
     return st.sampled_from(CANONICAL_STRINGS + _STRINGS) | text | long
 
 
