@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -44,14 +45,19 @@ _VICTIM_READS = {
 
 @dataclass(frozen=True)
 class Counts:
-    """How many tasks, uploads, files and bundles an account has, and its quota use."""
+    """How many tasks, uploads, files and bundles an account has, and its quota use (None: the
+    read that tells failed)."""
 
-    tasks: int = 0
-    uploads: int = 0
-    files: int = 0
-    bundles: int = 0
-    used_bytes: int = 0
-    reserved_bytes: int = 0
+    tasks: int | None = 0
+    uploads: int | None = 0
+    files: int | None = 0
+    bundles: int | None = 0
+    used_bytes: int | None = 0
+    reserved_bytes: int | None = 0
+
+    @property
+    def complete(self) -> bool:
+        return None not in vars(self).values()
 
 
 async def _reads(
@@ -66,23 +72,28 @@ async def _reads(
 
 async def counts(
     channel: Channels, metadata: tuple[tuple[str, str], ...], problems: Problems, *, every_read: bool = True
-) -> Counts | None:
-    """The account's Counts; a read failing is a problem (None when one did). ``every_read``: all
-    NORMAL_READS, not only the COUNT_READS."""
+) -> Counts:
+    """The account's Counts; a read failing is a problem. ``every_read``: all NORMAL_READS, not
+    only the COUNT_READS."""
     outcomes = await _reads(channel, metadata, NORMAL_READS if every_read else COUNT_READS)
+    read: dict[str, Any] = {}
     for rpc_id, outcome in outcomes.items():
-        if not outcome.ok or outcome.unparsable_responses:
+        if not outcome.ok or outcome.unparsable_responses or not outcome.responses:
             problems.add(Unhealthy, f"{rpc_id} of the caller fails afterwards: {outcome.describe()}")
-    if any(not outcome.responses for outcome in outcomes.values()):
-        return None
-    quota = outcomes["FileService.GetQuota"].responses[0]
+        else:
+            read[rpc_id] = outcome.responses[0]
+
+    def total(rpc_id: str) -> int | None:
+        return int(read[rpc_id].total) if rpc_id in read else None
+
+    quota = read.get("FileService.GetQuota")
     return Counts(
-        tasks=outcomes["TaskService.ListTasks"].responses[0].total,  # type: ignore[attr-defined]
-        uploads=outcomes["UploadService.ListUploadTasks"].responses[0].total,  # type: ignore[attr-defined]
-        files=outcomes["FileService.ListFiles"].responses[0].total,  # type: ignore[attr-defined]
-        bundles=outcomes["FileService.ListBundles"].responses[0].total,  # type: ignore[attr-defined]
-        used_bytes=quota.used_bytes,  # type: ignore[attr-defined]
-        reserved_bytes=quota.reserved_bytes,  # type: ignore[attr-defined]
+        tasks=total("TaskService.ListTasks"),
+        uploads=total("UploadService.ListUploadTasks"),
+        files=total("FileService.ListFiles"),
+        bundles=total("FileService.ListBundles"),
+        used_bytes=None if quota is None else int(quota.used_bytes),
+        reserved_bytes=None if quota is None else int(quota.reserved_bytes),
     )
 
 

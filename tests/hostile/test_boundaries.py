@@ -31,7 +31,7 @@ async def test_boundaries(hostile: Harness, rpc: Rpc) -> None:
             failures.append(failure)
             caller, before = None, None
             continue
-        refused = not ran.outcome.ok and ran.after is not None
+        refused = not ran.outcome.ok and ran.after.complete
         caller, before = (ran.caller, ran.after) if refused else (None, None)
     problems = Problems()
     await hostile.victim_unchanged(problems)
