@@ -24,15 +24,22 @@ SERVER_ENV = {
 
 
 @pytest.fixture(scope="session")
-def log_capture() -> Iterator[LogCapture]:
-    """Every record logged in this process (the server runs in it), grpcio's included."""
-    capture = LogCapture()
+def log_capture() -> LogCapture:
+    """Every record logged in this process (the server runs in it, grpcio's records included)
+    while a test of this folder runs (_capturing attaches it)."""
+    return LogCapture()
+
+
+@pytest.fixture(autouse=True)
+def _capturing(log_capture: LogCapture) -> Iterator[None]:
+    # Attached per test, so that the rest of a session's tests do not fill it.
     root = logging.getLogger()
-    root.addHandler(capture)
+    root.addHandler(log_capture)
     try:
-        yield capture
+        yield
     finally:
-        root.removeHandler(capture)
+        root.removeHandler(log_capture)
+        log_capture.take()
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +53,12 @@ async def hostile(
         yield harness
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def worker_hostile(
     backend: str, tmp_path_factory: pytest.TempPathFactory, log_capture: LogCapture
 ) -> AsyncIterator[Harness]:
-    """The same with the built-in worker running the tasks (polling often: examples wait for it)."""
+    """The same with the built-in worker running the tasks (polling often: examples wait for it);
+    for one module only, so that its polling stops with it."""
     env = {**SERVER_ENV, "DRIVE_WORKER": "true", "DRIVE_WORKER_POLL_MS": "20"}
     async with _serving(backend, tmp_path_factory, log_capture, env) as harness:
         yield harness

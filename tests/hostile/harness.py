@@ -42,7 +42,7 @@ CATALOG = os.environ.get("DRIVE_HOSTILE_CATALOG")
 
 @dataclass(frozen=True)
 class Ran:
-    """A call that kept every invariant: what it answered, and as whom it was made."""
+    """A call made and checked: what it answered, as whom, and the caller's Counts afterwards."""
 
     outcome: Outcome
     caller: Account

@@ -45,7 +45,66 @@ def streams(descriptor: Descriptor) -> st.SearchStrategy[object]:
 
 def unparsable(descriptor: Descriptor) -> st.SearchStrategy[Raw]:
     """Bytes that do not parse as ``descriptor``'s message: a drawn message plus a corruption."""
-    return st.builds(Raw, requests(descriptor), wire.corruptions(descriptor))
+    return st.builds(Raw, requests(descriptor), corruptions(descriptor))
+
+
+def corruptions(descriptor: Descriptor) -> st.SearchStrategy[wire.Corruption]:
+    """Every kind of corruption (wire.py) that applies to ``descriptor``'s message: invalid UTF-8
+    in each of its string fields (and Struct keys and values), each Struct field nested beyond
+    the parser's limit, and the corruptions any message can have."""
+    options = [
+        st.builds(wire.deep_groups, st.integers(wire.RECURSION_LIMIT + 1, 3000)),
+        st.builds(wire.truncated, st.integers(1, 1000)),
+        st.sampled_from(wire.FIXED),
+    ]
+    strings = _string_paths(descriptor, (), "")
+    if strings:
+        options.append(st.builds(wire.invalid_utf8, st.sampled_from(strings), st.sampled_from(wire.BAD_UTF8)))
+    structs = _struct_paths(descriptor, (), "")
+    if structs:
+        depths = st.integers(34, 3000)  # 34 Struct levels are 102 nested messages
+        options.append(st.builds(wire.deep_struct, st.sampled_from(structs), depths, st.booleans()))
+    return st.one_of(*options)
+
+
+def _walked(item: FieldDescriptor, numbers: tuple[int, ...]) -> bool:
+    """Whether the paths go into this message field (not Timestamps and Durations: no strings)."""
+    message = item.message_type
+    return message is not None and len(numbers) < 3 and message.full_name not in _TIME_TYPES
+
+
+_TIME_TYPES = {"google.protobuf.Timestamp", "google.protobuf.Duration"}
+
+
+def _string_paths(descriptor: Descriptor, numbers: tuple[int, ...], prefix: str) -> list[wire.FieldPath]:
+    """String fields (at any depth), plus the key and a string value of every Struct field."""
+    found = []
+    for item in descriptor.fields:
+        names, path = prefix + item.name, (*numbers, item.number)
+        if item.type == _F.TYPE_STRING:
+            found.append(wire.FieldPath(names, path))
+        elif not _walked(item, numbers) or item.message_type is None:
+            continue
+        elif item.message_type.full_name == STRUCT:
+            # Struct.fields entry: key(1); value(2) is a Value whose string_value is field 3.
+            found.append(wire.FieldPath(f"{names} key", (*path, 1, 1)))
+            found.append(wire.FieldPath(f"{names} string value", (*path, 1, 2, 3)))
+        else:
+            found.extend(_string_paths(item.message_type, path, names + "."))
+    return found
+
+
+def _struct_paths(descriptor: Descriptor, numbers: tuple[int, ...], prefix: str) -> list[wire.FieldPath]:
+    found = []
+    for item in descriptor.fields:
+        if not _walked(item, numbers) or item.message_type is None:
+            continue
+        names, path = prefix + item.name, (*numbers, item.number)
+        if item.message_type.full_name == STRUCT:
+            found.append(wire.FieldPath(names, path))
+        else:
+            found.extend(_struct_paths(item.message_type, path, names + "."))
+    return found
 
 
 def hostile_value(field: FieldDescriptor, depth: int = 1) -> st.SearchStrategy[object]:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from hypothesis import strategies as st
-
-from tests.hostile.spec import STRUCT, Msg
+from tests.hostile.spec import Msg
 
 _LEN, _VARINT, _START_GROUP, _END_GROUP = 2, 0, 3, 4
 _UNUSED_FIELD = 15_000  # no drive.v1 request uses it: the parser treats it as an unknown field
-_RECURSION_LIMIT = 100  # protobuf's default nesting limit for parsing
+RECURSION_LIMIT = 100  # protobuf's default nesting limit for parsing
 #: Invalid UTF-8: a stray continuation byte, an overlong '/', an encoded surrogate (U+D800), a
 #: truncated sequence, a code point beyond U+10FFFF, a 5-byte form, and bytes never valid.
 BAD_UTF8 = (
@@ -80,36 +77,20 @@ class Raw:
 
 
 @dataclass(frozen=True)
-class _Path:
+class FieldPath:
     """Where a field sits: dotted names for people, field numbers for the wire."""
 
     names: str
     numbers: tuple[int, ...]
 
 
-def corruptions(descriptor: Descriptor) -> st.SearchStrategy[Corruption]:
-    """Every kind of corruption that applies to ``descriptor``'s message."""
-    options = [
-        st.builds(_deep_groups, st.integers(_RECURSION_LIMIT + 1, 3000)),
-        st.builds(_truncated, st.integers(1, 1000)),
-        st.sampled_from(_FIXED),
-    ]
-    strings = list(_string_paths(descriptor, (), ""))
-    if strings:
-        options.append(st.builds(_invalid_utf8, st.sampled_from(strings), st.sampled_from(BAD_UTF8)))
-    structs = list(_struct_paths(descriptor, (), ""))
-    if structs:
-        depths = st.integers(34, 3000)  # 34 Struct levels are 102 nested messages
-        options.append(st.builds(_deep_struct, st.sampled_from(structs), depths, st.booleans()))
-    return st.one_of(*options)
-
-
-def _invalid_utf8(path: _Path, bad: bytes) -> Corruption:
+def invalid_utf8(path: FieldPath, bad: bytes) -> Corruption:
+    """``bad`` inside the string field at ``path``."""
     return Corruption(f"invalid UTF-8 {bad!r} in {path.names}", nested(path.numbers, b"ok" + bad))
 
 
-def _deep_struct(path: _Path, depth: int, as_list: bool) -> Corruption:
-    """A Struct nested ``depth`` times (3 messages per level; 2 per ListValue level)."""
+def deep_struct(path: FieldPath, depth: int, as_list: bool) -> Corruption:
+    """The Struct field at ``path`` nested ``depth`` times (3 messages per level; 2 per list level)."""
     inner = b""
     for _ in range(depth):
         if as_list:  # Value.list_value(6) → ListValue.values(1) → Value …
@@ -127,17 +108,20 @@ def _entry(value: bytes) -> bytes:
     return length_delimited(1, length_delimited(1, b"k") + length_delimited(2, value))
 
 
-def _deep_groups(depth: int) -> Corruption:
+def deep_groups(depth: int) -> Corruption:
+    """Unknown groups nested ``depth`` times (the parser recurses into unknown groups too)."""
     data = tag(_UNUSED_FIELD, _START_GROUP) * depth + tag(_UNUSED_FIELD, _END_GROUP) * depth
     return Corruption(f"unknown group field {_UNUSED_FIELD} nested {depth} levels", data)
 
 
-def _truncated(missing: int) -> Corruption:
+def truncated(missing: int) -> Corruption:
+    """A length-delimited field whose length runs ``missing`` bytes past the end."""
     data = tag(_UNUSED_FIELD, _LEN) + varint(missing + 3) + b"abc"
     return Corruption(f"length-delimited field claiming {missing} bytes more than sent", data)
 
 
-_FIXED = (
+#: Corruptions that need no parameter.
+FIXED = (
     Corruption("field number 0", b"\x00\x01"),
     Corruption("wire type 6", tag(1, 6) + b"\x01"),
     Corruption("wire type 7", tag(1, 7) + b"\x01"),
@@ -147,38 +131,3 @@ _FIXED = (
     Corruption("11-byte varint", tag(_UNUSED_FIELD, _VARINT) + b"\xff" * 10 + b"\x01"),
     Corruption("truncated varint", tag(_UNUSED_FIELD, _VARINT) + b"\xff"),
 )
-
-
-def _skip(message: Descriptor) -> bool:
-    return message.full_name in {"google.protobuf.Timestamp", "google.protobuf.Duration"}
-
-
-def _string_paths(descriptor: Descriptor, numbers: tuple[int, ...], prefix: str) -> list[_Path]:
-    """String fields (at any depth), plus the key and a string value of every Struct field."""
-    found = []
-    for item in descriptor.fields:
-        names, path = prefix + item.name, (*numbers, item.number)
-        if item.type == FieldDescriptor.TYPE_STRING:
-            found.append(_Path(names, path))
-        elif item.message_type is None or _skip(item.message_type) or len(numbers) >= 3:
-            continue
-        elif item.message_type.full_name == STRUCT:
-            # Struct.fields entry: key(1); value(2) is a Value whose string_value is field 3.
-            found.append(_Path(f"{names} key", (*path, 1, 1)))
-            found.append(_Path(f"{names} string value", (*path, 1, 2, 3)))
-        else:
-            found.extend(_string_paths(item.message_type, path, names + "."))
-    return found
-
-
-def _struct_paths(descriptor: Descriptor, numbers: tuple[int, ...], prefix: str) -> list[_Path]:
-    found = []
-    for item in descriptor.fields:
-        if item.message_type is None or _skip(item.message_type) or len(numbers) >= 3:
-            continue
-        names, path = prefix + item.name, (*numbers, item.number)
-        if item.message_type.full_name == STRUCT:
-            found.append(_Path(names, path))
-        else:
-            found.extend(_struct_paths(item.message_type, path, names + "."))
-    return found
