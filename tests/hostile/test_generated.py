@@ -16,9 +16,10 @@ from tests.hostile.strategies import requests, streams
 @hostile_settings(ci_examples=10)
 @given(data=st.data())
 async def test_generated_request(hostile: Harness, rpc: Rpc, data: st.DataObject) -> None:
-    """Every field absent, plausible or hostile (NUL and control characters, huge lengths, integer
+    """Mostly a plausible request with one or two fields hostile, else every field absent,
+    plausible or hostile on its own. Hostile: NUL and control characters, huge lengths, integer
     boundaries, NaN/±Inf, unknown enum values, out-of-range Timestamps and Durations, deep, wide or
-    NaN-laden Structs, many repeated items, odd byte sizes, the victim's ids), as a plain caller or
+    NaN-laden Structs, many repeated items, odd byte sizes, the victim's ids. As a plain caller or
     an admin; a client stream sends several such messages, or one very many times."""
     body = data.draw(streams(rpc.input) if rpc.client_streaming else requests(rpc.input), label="request")
     admin = data.draw(st.booleans(), label="admin")
