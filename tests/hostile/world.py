@@ -3,8 +3,8 @@
 The *victim* account is made once per server: tasks, an upload, a file in a bundle, each carrying
 ``MARKER`` in a name, description, parameter or result, so that a response leaking any of it is
 caught by a substring search. Each example's *caller* is a brand-new account (a request that
-poisons an account cannot make later examples fail), whose own resources are made only when the
-drawn request refers to them.
+poisons an account cannot make later examples fail; the boundary cases reuse one only while its
+calls are refused), whose own resources are made only when the request refers to them.
 """
 
 from __future__ import annotations
