@@ -19,7 +19,7 @@ from tests.support import postgres_database, running_app, settings_for
 SERVER_ENV = {
     "DRIVE_WORKER": "false",
     "DRIVE_RATE_LIMITS": "read=1000000/1000000,write=1000000/1000000,upload_bytes=1e12/1e12",
-    "DRIVE_DEFAULT_QUOTA_BYTES": str(2**63 - 1),
+    "DRIVE_DEFAULT_QUOTA_BYTES": str(2**62),
 }
 
 

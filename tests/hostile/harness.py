@@ -89,7 +89,7 @@ class Harness:
     @property
     def message_limit(self) -> int:
         """The server's largest accepted message (bigger ones are refused by gRPC itself)."""
-        return self.app.settings.max_chunk_size + 1024 * 1024
+        return self.app.settings.uploads.max_chunk_size + 1024 * 1024
 
     async def run(
         self,
