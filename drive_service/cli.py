@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from drive_service import logs
+from drive_service.client import cli as client_cli
 from drive_service.config import ConfigError, Settings
 
 _DURATION = re.compile(r"(\d+)([smhd]?)")
@@ -20,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, load settings and run the chosen command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "client_command"):
+        return client_cli.run(args)
     try:
         settings = Settings.from_env()
     except ConfigError as error:
@@ -81,4 +84,5 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--tier", type=int, default=0, help="privilege tier claim")
     token.add_argument("--perm", action="append", default=[], help="permission claim, e.g. drive.admin")
+    client_cli.add_commands(commands)
     return parser

@@ -76,8 +76,9 @@ class _PathSource(UploadSource):
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256(self.size.to_bytes(8, "little"))
-        digest.update(self.read_at(0, _FINGERPRINT_SPAN))
-        digest.update(self.read_at(max(0, self.size - _FINGERPRINT_SPAN), _FINGERPRINT_SPAN))
+        span = min(_FINGERPRINT_SPAN, self.size)
+        digest.update(self.read_at(0, span))
+        digest.update(self.read_at(self.size - span, span))
         return digest.hexdigest()[:32]
 
     def read_at(self, offset: int, length: int) -> bytes:
