@@ -54,12 +54,24 @@ class PassOutcome:
 
 
 class _Lane:
-    """One UploadChunks stream fed from a bounded queue; ``None`` closes it."""
+    """One UploadChunks stream fed from a bounded queue; ``None`` closes it. A lane whose stream
+    failed is ``dead``: what is offered to it afterwards is dropped (the next pass resends it)."""
 
     def __init__(self, stub: uploads_pb2_grpc.UploadServiceStub, task_id: str) -> None:
         self.stub = stub
         self.task_id = task_id
         self.queue: asyncio.Queue[uploads_pb2.UploadChunksRequest | None] = asyncio.Queue(LANE_DEPTH)
+        self.dead = False
+
+    async def offer(self, message: uploads_pb2.UploadChunksRequest | None) -> None:
+        if not self.dead:
+            await self.queue.put(message)
+
+    def die(self) -> None:
+        """Stop taking messages; free the queue so a reader blocked on it goes on."""
+        self.dead = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
 
     async def run(
         self, metadata: Metadata, on_sent: Callable[[int], None]
@@ -82,10 +94,12 @@ class _Lane:
 class SendPass:
     """Sends ``to_send`` (and, with a ``hasher``, reads every chunk it still lacks, in order).
 
-    ``run`` returns when every lane's stream was answered; it raises the first lane's failure as a
-    ``DriveClientError`` (retryable ones as ``RetryableError``) after cancelling the rest. Chunks
-    the server stored before a failure stay stored: the caller asks GetUploadResumeInfo and runs
-    another pass. ``on_sent(n)`` is called for each piece of n bytes handed to a stream.
+    ``run`` returns when every lane's stream was answered. A lane failing with a transient error
+    (rate limited, unavailable, idle deadline) is dropped and the other lanes carry on with the
+    remaining chunks; at the end the pass raises that ``RetryableError`` (its chunks are still
+    missing). Any other failure cancels the pass at once and is raised as a ``DriveClientError``.
+    Chunks the server stored before a failure stay stored: the caller asks GetUploadResumeInfo and
+    runs another pass. ``on_sent(n)`` is called for each piece of n bytes handed to a stream.
     """
 
     def __init__(
@@ -109,7 +123,8 @@ class SendPass:
         self._piece = piece_size
         self._on_sent = on_sent
         self._lanes: list[_Lane] = []
-        self._tasks: list[asyncio.Task[uploads_pb2.UploadChunksResponse]] = []
+        self._tasks: list[asyncio.Task[uploads_pb2.UploadChunksResponse | None]] = []
+        self._transient: list[RetryableError] = []
         self._group: asyncio.TaskGroup | None = None
         self.outcome = PassOutcome()
 
@@ -122,21 +137,41 @@ class SendPass:
             raise _first_failure(failures) from None
         for task in self._tasks:
             response = task.result()
-            self.outcome.stored += response.chunks_stored
-            self.outcome.skipped += response.chunks_skipped
+            if response is not None:
+                self.outcome.stored += response.chunks_stored
+                self.outcome.skipped += response.chunks_skipped
+        if self._transient:
+            raise self._transient[0]
         return self.outcome
 
+    async def _run_lane(self, lane: _Lane) -> uploads_pb2.UploadChunksResponse | None:
+        try:
+            return await lane.run(self._metadata, self._on_sent)
+        except grpc.RpcError as raw:
+            error = from_rpc_error(raw)
+            if not isinstance(error, RetryableError):
+                raise error from None
+            lane.die()
+            self._transient.append(error)
+            return None
+
     def _lane(self) -> _Lane:
-        idle = [lane for lane in self._lanes if lane.queue.empty()]
+        """The lane for the next chunk: an idle one, else a new one, else the least loaded one.
+        Raises the first transient failure when every lane has failed (no new ones are opened
+        after a failure: the server is pushing back)."""
+        alive = [lane for lane in self._lanes if not lane.dead]
+        idle = [lane for lane in alive if lane.queue.empty()]
         if idle:
             return idle[0]
-        if len(self._lanes) < self._parallel:
+        if len(self._lanes) < self._parallel and not self._transient:
             lane = _Lane(self._stubs[len(self._lanes) % len(self._stubs)], self._task_id)
             self._lanes.append(lane)
             assert self._group is not None
-            self._tasks.append(self._group.create_task(lane.run(self._metadata, self._on_sent)))
+            self._tasks.append(self._group.create_task(self._run_lane(lane)))
             return lane
-        return min(self._lanes, key=lambda lane: lane.queue.qsize())
+        if not alive:
+            raise self._transient[0]
+        return min(alive, key=lambda lane: lane.queue.qsize())
 
     async def _read(self, to_send: set[int], hasher: RunningHash | None) -> None:
         needed = set(to_send)
@@ -162,7 +197,7 @@ class SendPass:
                 self.outcome.chunks_sent += 1
                 self.outcome.bytes_sent += self._plan.span(index)[1]
         for lane in self._lanes:
-            await lane.queue.put(None)
+            await lane.offer(None)
 
     async def _read_chunk(self, index: int, lane: _Lane | None, hasher: RunningHash | None) -> None:
         offset, length = self._plan.span(index)
@@ -177,7 +212,7 @@ class SendPass:
                 message = uploads_pb2.UploadChunksRequest(chunk_index=index, data=data)
                 if position == length:  # the CRC32C is of the whole chunk: known after its last piece
                     message.crc32c = crc
-                await lane.queue.put(message)
+                await lane.offer(message)
 
 
 def _read_piece(
