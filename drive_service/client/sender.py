@@ -18,7 +18,13 @@ import google_crc32c
 import grpc
 
 from drive.v1 import uploads_pb2, uploads_pb2_grpc
-from drive_service.client.errors import CallCancelledError, DriveClientError, RetryableError, from_rpc_error
+from drive_service.client.errors import (
+    CallCancelledError,
+    DriveClientError,
+    RetryableError,
+    UnavailableError,
+    from_rpc_error,
+)
 from drive_service.client.hashing import RunningHash
 from drive_service.client.source import UploadSource
 
@@ -62,6 +68,9 @@ class _Lane:
         self.task_id = task_id
         self.queue: asyncio.Queue[uploads_pb2.UploadChunksRequest | None] = asyncio.Queue(LANE_DEPTH)
         self.dead = False
+        self.chunks = 0  # chunks wholly queued on this lane
+        self.bytes = 0
+        self.response: uploads_pb2.UploadChunksResponse | None = None
 
     async def offer(self, message: uploads_pb2.UploadChunksRequest | None) -> None:
         if not self.dead:
@@ -135,20 +144,22 @@ class SendPass:
                 group.create_task(self._read(to_send, hasher))
         except BaseExceptionGroup as failures:
             raise _first_failure(failures) from None
-        for task in self._tasks:
-            response = task.result()
-            if response is not None:
-                self.outcome.stored += response.chunks_stored
-                self.outcome.skipped += response.chunks_skipped
+        for lane in self._lanes:
+            if lane.response is not None:  # only answered streams count as sent
+                self.outcome.stored += lane.response.chunks_stored
+                self.outcome.skipped += lane.response.chunks_skipped
+                self.outcome.chunks_sent += lane.chunks
+                self.outcome.bytes_sent += lane.bytes
         if self._transient:
             raise self._transient[0]
         return self.outcome
 
     async def _run_lane(self, lane: _Lane) -> uploads_pb2.UploadChunksResponse | None:
         try:
-            return await lane.run(self._metadata, self._on_sent)
+            lane.response = await lane.run(self._metadata, self._on_sent)
+            return lane.response
         except grpc.RpcError as raw:
-            error = from_rpc_error(raw)
+            error = _stream_error(raw)
             if not isinstance(error, RetryableError):
                 raise error from None
             lane.die()
@@ -193,9 +204,9 @@ class SendPass:
             if hashing:
                 assert hasher is not None
                 hasher.commit()
-            if lane is not None:
-                self.outcome.chunks_sent += 1
-                self.outcome.bytes_sent += self._plan.span(index)[1]
+            if lane is not None and not lane.dead:
+                lane.chunks += 1
+                lane.bytes += self._plan.span(index)[1]
         for lane in self._lanes:
             await lane.offer(None)
 
@@ -222,6 +233,21 @@ def _read_piece(
     if hasher is not None:
         hasher.update(data)
     return data, google_crc32c.extend(crc, data)
+
+
+def _stream_error(raw: grpc.RpcError) -> DriveClientError:
+    """The typed error of a failed stream. When the server answers (e.g. RESOURCE_EXHAUSTED) while
+    a message is being written, grpc-python's aio client fails that write and reports the call as
+    INTERNAL "Internal error from Core" with no details, losing the server's status: that case is
+    a broken stream, retried as UNAVAILABLE (the next pass learns what the server stored)."""
+    error = from_rpc_error(raw)
+    if error.code is grpc.StatusCode.INTERNAL and not error.metadata and "from Core" in error.message:
+        return UnavailableError(
+            "the stream broke while sending (the server ended it early)",
+            code=grpc.StatusCode.UNAVAILABLE,
+            reason="STREAM_BROKEN",
+        )
+    return error
 
 
 def _first_failure(failures: BaseExceptionGroup[BaseException]) -> BaseException:
