@@ -49,6 +49,7 @@ class TransferView:
         self._last_line = 0.0
         self._started = time.monotonic()
         self._file_started = self._started
+        self._phase = ""
         self._progress: Progress | None = None
         self._overall: TaskID | None = None
         self._current: TaskID | None = None
@@ -79,7 +80,7 @@ class TransferView:
             self._progress.stop()
 
     def start(self, name: str, size: int) -> None:
-        self._name, self._file_size = name, size
+        self._name, self._file_size, self._phase = name, size, ""
         self._file_started = self._last_line = time.monotonic()
         if self._progress is not None:
             self._current = self._progress.add_task(_label(name, self._verb), total=size)
@@ -91,6 +92,10 @@ class TransferView:
         uploading = progress.phase != "hashing"
         label = _label(self._name, self._verb if uploading else "hashing")
         if self._progress is not None and self._current is not None:
+            if progress.phase != self._phase and self._phase in ("", "hashing"):
+                # A new phase: restart the bar's clock, so speed and ETA are the new phase's own.
+                self._progress.reset(self._current, total=self._file_size, description=label)
+            self._phase = progress.phase
             self._progress.update(self._current, completed=progress.bytes_done, description=label)
             if self._overall is not None:
                 self._progress.update(
