@@ -194,6 +194,9 @@ def _unbindable(listen: str) -> str | None:
             host.strip("[]"), int(port), type=socket.SOCK_STREAM
         ):
             with socket.socket(family, kind, proto) as probe:
+                # As a server binds: connections of a stopped server left in TIME_WAIT do not
+                # count, a live listener does (SO_REUSEADDR never shares a listening port).
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind(address)
     except OSError as error:
         return error.strerror or str(error)

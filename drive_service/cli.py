@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from drive_service import logs, settings_table
+from drive_service.client import cli as client_cli
 from drive_service.config import Settings
 from drive_service.env_reader import ConfigError
 
@@ -21,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, load settings and run the chosen command; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "client_command"):
+        return client_cli.run(args)
     try:
         settings = Settings.from_env()
         if args.command in ("serve", "worker"):
@@ -93,4 +96,5 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--tier", type=int, default=0, help="privilege tier claim")
     token.add_argument("--perm", action="append", default=[], help="permission claim, e.g. drive.admin")
+    client_cli.add_commands(commands)
     return parser
