@@ -11,6 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+# No test may ask a cloud metadata endpoint for S3 credentials (there is none; the SDK would wait).
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
 # Before tests.support is imported: its assertions (expect_error, error_reason, ...) then show the
 # values that differ, as assertions in test modules do.
 pytest.register_assert_rewrite("tests.support")
