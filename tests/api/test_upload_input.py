@@ -171,6 +171,32 @@ async def test_upload_file_rejects_wrong_length(client: Client) -> None:
     )
 
 
+async def test_upload_file_refuses_metadata_twice_and_a_short_stream(client: Client) -> None:
+    data = payload(2 * CHUNK)
+    declared = uploads_pb2.CreateUploadTaskRequest(
+        file_name="f.bin", file_size=2 * CHUNK, content_type="application/octet-stream", hash=data.sha256
+    )
+
+    async def repeated():  # type: ignore[no-untyped-def]
+        yield uploads_pb2.UploadFileRequest(metadata=declared)
+        yield uploads_pb2.UploadFileRequest(metadata=declared, data=data.data)
+
+    await expect_error(
+        client.uploads.UploadFile(repeated(), metadata=client.metadata), INVALID, "METADATA_REPEATED"
+    )
+
+    async def short():  # type: ignore[no-untyped-def]
+        yield uploads_pb2.UploadFileRequest(metadata=declared)
+        yield uploads_pb2.UploadFileRequest(data=data.data[:CHUNK])
+
+    missing = await expect_error(
+        client.uploads.UploadFile(short(), metadata=client.metadata),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CHUNKS_MISSING",
+    )
+    assert missing["taskId"]
+
+
 PER_TASK = {
     "chunk": lambda c, t: send_chunk(c, t, 0, b"x"),
     "complete": lambda c, t: complete(c, t),

@@ -89,10 +89,21 @@ def test_bad_values_name_the_variable(tmp_path: Path, env: dict[str, str], varia
     assert caught.value.variable == variable
 
 
-def test_serve_refuses_bad_configuration_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("UPLOAD_MAX_CHUNK_SIZE", "huge"),
+        ("DRIVE_POOLS_FILE", "pools.toml"),  # written below: a pool without an id
+        ("DRIVE_POOLS_FILE", "missing.toml"),
+    ],
+)
+def test_serve_refuses_bad_configuration_with_one_line(tmp_path: Path, variable: str, value: str) -> None:
+    (tmp_path / "pools.toml").write_text('[[pools]]\nname = "no id"\n')
+    if variable == "DRIVE_POOLS_FILE":
+        value = str(tmp_path / value)
     result = subprocess.run(
         [sys.executable, "-m", "drive_service", "serve"],
-        env={"DRIVE_DATA_DIR": str(tmp_path), "UPLOAD_MAX_CHUNK_SIZE": "huge", "PATH": "/usr/bin:/bin"},
+        env={"DRIVE_DATA_DIR": str(tmp_path), variable: value, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -101,4 +112,4 @@ def test_serve_refuses_bad_configuration_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "UPLOAD_MAX_CHUNK_SIZE" in lines[0]
+    assert variable in lines[0]
