@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from drive_service.domain.pools import Pool
 from drive_service.domain.speed import recent_speed
 from drive_service.domain.tasks import Action, Task, TaskStatus, next_status
 from drive_service.domain.uploads import UploadQuery, UploadStats
-from drive_service.errors import DriveError, InvalidTaskState, TaskNotFound
+from drive_service.errors import DriveError, InvalidTaskState, TaskNotFound, Unavailable
 from drive_service.pools import PoolRegistry
 from drive_service.services.buffers import FairBuffers
 from drive_service.services.completion import UploadCompleter
@@ -37,6 +38,7 @@ from drive_service.services.receiving import Piece, StreamReceiver, StreamResult
 from drive_service.services.tokens import Caller
 
 _SPEED_WINDOW = timedelta(seconds=60)
+_log = logging.getLogger(__name__)
 
 
 class UploadManager:
@@ -283,9 +285,13 @@ class UploadManager:
         await self._blobs.of(upload.pool_id).discard_staging(upload.task_id)
 
     async def _discard_staging(self, task_id: str) -> None:
-        """Remove a deleted upload's staging from whichever pool holds it."""
+        """Remove a deleted upload's staging from whichever pool holds it. A store that cannot
+        answer now (an unreachable bucket) is left to maintenance: the rows are gone already."""
         for pool in self._pools.all():
-            await self._blobs.of(pool.id).discard_staging(task_id)
+            try:
+                await self._blobs.of(pool.id).discard_staging(task_id)
+            except Unavailable:
+                _log.warning("staging left to maintenance", extra={"pool_id": pool.id, "task_id": task_id})
 
 
 def _crc32c(data: Data) -> int:
