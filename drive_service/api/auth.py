@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +18,9 @@ from drive_service.services.tokens import Caller, TokenVerifier
 
 _log = logging.getLogger(__name__)
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
+#: How long, and how much, a failed client stream is still read before its error is sent.
+_DRAIN_SECONDS = 1.0
+_DRAIN_BYTES = 64 * 1024 * 1024
 
 #: Methods callable without a token.
 PUBLIC_PREFIXES = (
@@ -45,9 +50,10 @@ class CallInterceptor(AroundInterceptor):
     def around(self, method: str, handler: grpc.RpcMethodHandler) -> Around | None:
         if method.startswith(PUBLIC_PREFIXES[:2]):  # health and reflection: nothing to map
             return None
-        return self._guard(method, public=method.startswith(PUBLIC_PREFIXES))
+        streaming = bool(handler.request_streaming)
+        return self._guard(method, public=method.startswith(PUBLIC_PREFIXES), streaming=streaming)
 
-    def _guard(self, method: str, public: bool) -> Around:
+    def _guard(self, method: str, public: bool, streaming: bool) -> Around:
         """Per call: authenticate (unless public), then map whatever the call raises."""
 
         @asynccontextmanager
@@ -62,9 +68,22 @@ class CallInterceptor(AroundInterceptor):
             try:
                 yield
             except Exception as error:
+                if streaming and not isinstance(error, grpc.aio.AbortError):
+                    await _drain(context)
                 await _abort(context, error)
 
         return guarded
+
+
+async def _drain(context: grpc.aio.ServicerContext) -> None:
+    """Read (and drop) what a client stream still sends, for a moment, before answering an error:
+    grpcio's asyncio client reports "INTERNAL: Internal error from Core" instead of the status
+    when the call ends while it is still writing (grpc/grpc#36066)."""
+    read = 0
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            while read < _DRAIN_BYTES and (message := await context.read()) is not grpc.aio.EOF:
+                read += getattr(message, "ByteSize", lambda: 1)()
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
