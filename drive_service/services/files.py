@@ -99,9 +99,12 @@ class FileManager:
         """The caller's file and its content bytes ``[offset, offset + length)``, clipped to its size.
 
         Every check that can fail before the first byte runs before this returns: range, password
-        (the first encrypted segment is decrypted here) and, for plain files, the content hash
-        (the whole blob is hashed first, so no unverified byte is ever sent). Pieces are at most
-        one encryption segment or 1 MiB long; ``length`` None reads to the end.
+        (the first encrypted segment is decrypted here; each later one is authenticated before it
+        is sent). A plain file's content hash is checked too: a whole-file read hashes the pieces
+        as they go and holds the last one back until the hash matched (so a reader never gets a
+        complete file that fails its check: the stream ends with CORRUPT_DATA instead); a ranged
+        read hashes the whole blob before its first byte. Pieces are at most one encryption
+        segment or 1 MiB long; ``length`` None reads to the end.
 
         Raises:
             InvalidArgument: FILE_ID_REQUIRED, INVALID_RANGE (negative offset or length, offset
@@ -138,6 +141,8 @@ class FileManager:
             pieces = opened(store, file.blob_key, file.stored_size, password, offset, length)
             first = await _checked_piece(file, pieces)  # derives the key and checks the password
             pieces = _chained(first, pieces)
+        elif expected == file.size:
+            pieces = _verified_as_sent(file, store.read(file.blob_key))
         else:
             await self._verify(file, store)
             pieces = store.read(file.blob_key, offset, length)
@@ -295,6 +300,24 @@ async def _chained(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIter
         yield first
     async for piece in rest:
         yield piece
+
+
+async def _verified_as_sent(file: StoredFile, blob: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The whole plain blob, hashed on the way; the last piece is yielded only once the size and
+    SHA-256 matched the file's (else CORRUPT_DATA)."""
+    digest = hashlib.sha256()
+    size = 0
+    held: bytes | None = None
+    async for piece in _translated(file, blob):
+        await asyncio.to_thread(digest.update, piece)  # hashlib releases the GIL on big blocks
+        size += len(piece)
+        if held is not None:
+            yield held
+        held = piece
+    if size != file.size or digest.hexdigest() != file.hash:
+        raise CorruptData(file.id)
+    if held is not None:
+        yield held
 
 
 async def _translated(file: StoredFile, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

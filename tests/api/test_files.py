@@ -387,19 +387,26 @@ async def test_encrypted_read_needs_the_right_password(harness: Harness, alice: 
     )
 
 
-async def test_plain_file_with_damaged_bytes_sends_nothing(harness: Harness, alice: FilesClient) -> None:
+async def test_plain_file_with_damaged_bytes_is_never_read_whole(
+    harness: Harness, alice: FilesClient
+) -> None:
     data = os.urandom(MIB + 10)
     stored = await store_file(harness, alice.account_id, data)
     path = blob_file(harness, stored)
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    received: list[files_pb2.ReadFileResponse] = []
+    received: list[bytes] = []
 
-    async def collect() -> None:
-        call = alice.stub.ReadFile(files_pb2.ReadFileRequest(file_id=stored.id), metadata=alice.metadata)
-        async for message in call:
-            received.append(message)
+    async def collect(offset: int) -> None:
+        request = files_pb2.ReadFileRequest(file_id=stored.id, offset=offset)
+        async for message in alice.stub.ReadFile(request, metadata=alice.metadata):
+            received.append(message.data)
 
-    await expect_error(collect(), grpc.StatusCode.DATA_LOSS, "CORRUPT_DATA")
+    # A whole read is hashed as it goes: the last piece is held back and the stream fails.
+    await expect_error(collect(0), grpc.StatusCode.DATA_LOSS, "CORRUPT_DATA")
+    assert b"".join(received) == data[:MIB]
+    # A ranged read is checked before its first byte.
+    received.clear()
+    await expect_error(collect(5), grpc.StatusCode.DATA_LOSS, "CORRUPT_DATA")
     assert received == []
     path.unlink()
     await expect_error(read(alice, stored.id), grpc.StatusCode.DATA_LOSS, "CORRUPT_DATA")

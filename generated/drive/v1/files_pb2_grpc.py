@@ -150,8 +150,10 @@ class FileServiceServicer:
     def ReadFile(self, request, context):
         """Streams a file's content (decrypted when it is encrypted at rest), optionally a byte range.
         The first message carries the file's metadata; data arrives in order, at most 1 MiB per
-        message. Every byte sent has been checked: the stream ends with DATA_LOSS instead of sending
-        corrupt data.
+        message. No reader gets a whole file that fails its check: a whole plain file is hashed as it
+        is sent and its last message held back until the SHA-256 matched; a range is checked before
+        its first byte; each encrypted segment is authenticated before it is sent. A failed check
+        ends the stream with DATA_LOSS.
 
         Errors: INVALID_ARGUMENT when file_id is empty, offset or length is negative, offset is
         beyond the file's size, or the file is encrypted and no password is given; NOT_FOUND;
