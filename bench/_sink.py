@@ -3,7 +3,9 @@
 ``python -m bench._sink`` serves ``/bench.Sink/Drain`` on 127.0.0.1 (any free port, printed as
 ``PORT <n>`` on stdout): a client stream of UploadChunksRequest messages, each parsed and dropped,
 answered with an empty message. The same messages sent here and to UploadChunks show how much of
-an upload's time is Python gRPC + protobuf alone. Stops on SIGTERM.
+an upload's time is Python gRPC + protobuf alone. ``/bench.Sink/Source`` is the download side: a
+ReadFileRequest whose ``length`` says how many bytes, answered with ReadFileResponse messages of
+1 MiB of prebuilt bytes (what ReadFile would send, without reading anything). Stops on SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from drive.v1 import uploads_pb2
+from drive.v1 import files_pb2, uploads_pb2
 
 METHOD = "/bench.Sink/Drain"
+SOURCE_METHOD = "/bench.Sink/Source"
+_BLOCK = b"\x5a" * (1024 * 1024)  # ReadFile's largest message payload
 MESSAGE_LIMIT = 17 * 1024 * 1024
 
 
@@ -27,8 +31,24 @@ async def _drain(requests: AsyncIterator[uploads_pb2.UploadChunksRequest], conte
     return b""
 
 
+async def _source(
+    request: files_pb2.ReadFileRequest, context: object
+) -> AsyncIterator[files_pb2.ReadFileResponse]:
+    offset = 0
+    while offset < request.length:
+        data = _BLOCK[: request.length - offset]
+        yield files_pb2.ReadFileResponse(data=data, offset=offset)
+        offset += len(data)
+
+
 class _Handler(grpc.GenericRpcHandler):
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        if handler_call_details.method == SOURCE_METHOD:
+            return grpc.unary_stream_rpc_method_handler(
+                _source,
+                request_deserializer=files_pb2.ReadFileRequest.FromString,
+                response_serializer=files_pb2.ReadFileResponse.SerializeToString,
+            )
         if handler_call_details.method != METHOD:
             return None
         return grpc.stream_unary_rpc_method_handler(

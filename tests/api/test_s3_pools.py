@@ -32,13 +32,13 @@ from tests.support import (
     settings_for,
     stored_bytes,
 )
+from tests.support.relay import TcpRelay
 from tests.support.s3server import S3Server, s3_storage, small_parts_server
-from tests.support.tcp_proxy import TcpProxy
 from tests.support.uploading import CHUNK, Payload, complete, create, payload, send_all, send_chunk
 
 pytestmark = pytest.mark.timeout(120)
 
-S3_POOL = "53535353-0000-4000-8000-000000000001"  # behind the proxy; the default pool
+S3_POOL = "53535353-0000-4000-8000-000000000001"  # behind a relay; the default pool
 STRICT = "53535353-0000-4000-8000-000000000002"  # S3's own 5 MiB minimum part size
 BROKEN = "53535353-0000-4000-8000-000000000003"  # settings that cannot work
 NOWHERE = "53535353-0000-4000-8000-000000000004"  # an endpoint nobody listens on
@@ -52,13 +52,13 @@ async def s3() -> AsyncIterator[S3Server]:
 
 
 @pytest.fixture
-async def proxy(s3: S3Server) -> AsyncIterator[TcpProxy]:
-    async with TcpProxy(s3.port) as forwarder:
-        yield forwarder
+async def relay(s3: S3Server) -> AsyncIterator[TcpRelay]:
+    async with TcpRelay(s3.port) as relay:
+        yield relay
 
 
 class Setup:
-    """One test's server: an S3 pool behind ``proxy`` (the default), three more, a fake clock."""
+    """One test's server: an S3 pool behind ``relay`` (the default), three more, a fake clock."""
 
     def __init__(
         self, app: App, channel: grpc.aio.Channel, clock: FakeClock, s3: S3Server, prefix: str
@@ -81,11 +81,11 @@ class Setup:
 
 @pytest.fixture(params=BACKEND_NAMES)
 async def setup(
-    request: pytest.FixtureRequest, tmp_path: Path, s3: S3Server, proxy: TcpProxy
+    request: pytest.FixtureRequest, tmp_path: Path, s3: S3Server, relay: TcpRelay
 ) -> AsyncIterator[Setup]:
     prefix = f"pool-{secrets.token_hex(6)}/"
     pools = [
-        {"id": S3_POOL, "name": "S3", "storage": s3_storage(s3, prefix=prefix, endpoint=proxy.endpoint)},
+        {"id": S3_POOL, "name": "S3", "storage": s3_storage(s3, prefix=prefix, endpoint=relay.endpoint)},
         {"id": STRICT, "name": "Strict", "storage": s3_storage(s3, min_part_size=5 * 1024 * 1024)},
         {"id": BROKEN, "name": "Broken", "storage": s3_storage(s3, endpoint="ftp://127.0.0.1:1")},
         {"id": NOWHERE, "name": "Nowhere", "storage": s3_storage(s3, endpoint="http://127.0.0.1:9")},
@@ -181,17 +181,17 @@ async def test_maintenance_aborts_abandoned_parts_and_collects_unreferenced_obje
     assert await read(client, kept.id) == kept_data.data
 
 
-async def test_an_unreachable_store_is_unavailable_and_records_nothing(setup: Setup, proxy: TcpProxy) -> None:
+async def test_an_unreachable_store_is_unavailable_and_records_nothing(setup: Setup, relay: TcpRelay) -> None:
     client = setup.client
     data = payload(3 * CHUNK)
     created = await create(client, data)
     await send_chunk(client, created.task_id, 0, data.chunk(0))
-    await proxy.cut()
+    await relay.cut()
     error = await _failure(send_chunk(client, created.task_id, 1, data.chunk(1)))
     assert error.code() == grpc.StatusCode.UNAVAILABLE and retry_delay(error) > 0
     health = await _health(client)
     assert not health[f"pool:{S3_POOL}"].healthy
-    await proxy.restore()
+    await relay.restore()
     again = await create(client, data)  # the same file: resumes, listing what is missing
     assert again.resumed and list(again.missing_chunks) == [1, 2]
     for index in (1, 2):
@@ -203,11 +203,11 @@ async def test_an_unreachable_store_is_unavailable_and_records_nothing(setup: Se
 
 # PostgreSQL only: SQLite has one writer, so there a chunk's transaction waits for its store (README).
 @pytest.mark.parametrize("setup", ["postgres"], indirect=True)
-async def test_a_stalled_store_does_not_hold_up_other_calls(setup: Setup, proxy: TcpProxy) -> None:
+async def test_a_stalled_store_does_not_hold_up_other_calls(setup: Setup, relay: TcpRelay) -> None:
     client = setup.client
     data = payload(2 * CHUNK)
     created = await create(client, data)
-    proxy.stall()
+    relay.stall()
     stuck = asyncio.ensure_future(send_chunk(client, created.task_id, 0, data.chunk(0)))
     await asyncio.sleep(0.2)  # the chunk is now waiting on the store
     assert not stuck.done()
@@ -215,7 +215,7 @@ async def test_a_stalled_store_does_not_hold_up_other_calls(setup: Setup, proxy:
     small = payload(100)
     file = await upload(other, small, pool_id=STRICT)  # another account, another pool: unaffected
     assert await read(other, file.id) == small.data
-    await proxy.restore()
+    await relay.restore()
     await stuck
     assert list((await create(client, data)).missing_chunks) == [1]
 

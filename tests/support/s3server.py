@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -45,6 +46,9 @@ REGION = "us-east-1"
 #: moto accepts any key while its auth checks are off; these only have to look like keys.
 ANY_KEY_ID = "AKIAMOTOTESTKEY00000"
 ANY_SECRET = "moto-test-secret-not-checked"
+#: werkzeug colours some access-log lines; the codes are dropped before parsing.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_REQUEST = re.compile(r'"([A-Z]+ \S+) HTTP/1\.[01]" \d{3}')
 _ADMIN_POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
 )
@@ -169,6 +173,11 @@ class S3Server:
                 return int(line.split()[1]) * 1024
         return 0
 
+    def requests(self) -> list[str]:
+        """The requests the server logged so far, as "METHOD /path?query" (werkzeug's access log)."""
+        text = _ANSI.sub("", self._log_tail(limit=None))
+        return [match.group(1) for match in _REQUEST.finditer(text)]
+
     async def _enable_auth(self) -> None:
         """An IAM user allowed s3:*, whose key becomes this server's; then moto checks every request
         (signature, key, permissions) from now on."""
@@ -201,9 +210,10 @@ class S3Server:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    def _log_tail(self) -> str:
+    def _log_tail(self, limit: int | None = 3000) -> str:
         with contextlib.suppress(OSError):
-            return (self._root / "log").read_text(errors="replace")[-3000:]
+            text = (self._root / "log").read_text(errors="replace")
+            return text if limit is None else text[-limit:]
         return ""
 
 
@@ -243,11 +253,15 @@ def s3_storage(server: S3Server, *, prefix: str = "", **overrides: Any) -> dict[
     return storage
 
 
-def s3_pools_file(server: S3Server, folder: Path, pool_id: str, *, prefix: str = "") -> Path:
-    """A pools file in ``folder`` with one public S3 pool ``pool_id`` (see s3_storage)."""
+def s3_pools_file(
+    server: S3Server, folder: Path, pool_id: str, *, prefix: str = "", endpoint: str = ""
+) -> Path:
+    """A pools file in ``folder`` with one public S3 pool ``pool_id`` (see s3_storage), reached at
+    ``endpoint`` (default: the server's own; else, for example, a relay in front of it)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pools.json"
-    pool = {"id": pool_id, "name": "S3", "storage": s3_storage(server, prefix=prefix)}
+    storage = s3_storage(server, prefix=prefix, endpoint=endpoint or server.endpoint)
+    pool = {"id": pool_id, "name": "S3", "storage": storage}
     path.write_text(json.dumps({"pools": [pool]}))
     return path
 
