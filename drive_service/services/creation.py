@@ -154,13 +154,14 @@ class UploadCreator:
         size = rules.file_size(request.file_size, limits.max_file_size)
         content_type = rules.content_type(request.content_type)
         sha256 = rules.sha256_hex(request.hash, optional=True)
-        plan = chunks.chunk_plan(
-            size, request.chunk_size, default=limits.default_chunk_size, maximum=limits.max_chunk_size
-        )
         now = self._clock()
         valid.deadline(request.expired_at, now=now)
         pool = self._pools.get(request.pool_id or None)
         store = self._blobs.of(pool.id)
+        # A caller who leaves the chunk size to us gets one the pool's store can take.
+        maximum = limits.max_chunk_size
+        default_chunk = min(max(limits.default_chunk_size, store.min_chunk_size), maximum)
+        plan = chunks.chunk_plan(size, request.chunk_size, default=default_chunk, maximum=maximum)
         encrypted = bool(rules.password(request.encrypt_password))
         pool.check_upload(
             account_id=caller.account_id,

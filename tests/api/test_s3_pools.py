@@ -136,6 +136,9 @@ async def test_chunks_below_the_stores_part_size_are_refused_at_create(setup: Se
     assert metadata["minChunkSize"] == str(5 * 1024 * 1024)
     one_chunk = await create(setup.client, payload(CHUNK), pool_id=STRICT)  # the last part may be small
     assert one_chunk.chunks_count == 1
+    # Left to the server, the chunk size is one the pool takes (its 5 MiB minimum, not less).
+    chosen = await create(setup.client, payload(6 * 1024 * 1024), chunk_size=0, pool_id=STRICT)
+    assert (chosen.chunk_size, chosen.chunks_count) == (5 * 1024 * 1024, 2)
 
 
 async def test_encrypted_uploads_leave_only_sealed_bytes(setup: Setup) -> None:
